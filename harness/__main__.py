@@ -1,0 +1,67 @@
+"""``python -m harness <command>``: host maintenance outside a pytest run.
+
+Commands live in :data:`COMMANDS` (name -> (help, add_arguments, run)); add one there.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from harness.errors import HarnessError
+
+
+def _restore_args(p: argparse.ArgumentParser) -> None:
+    from harness.system.journal import DEFAULT_STATE_DIR
+
+    p.add_argument(
+        "--state-dir",
+        default=DEFAULT_STATE_DIR,
+        metavar="DIR",
+        help=f"where run journals are kept (default: {DEFAULT_STATE_DIR})",
+    )
+
+
+def _restore(args: argparse.Namespace) -> int:
+    from harness.system.journal import ERROR_PREFIX, restore
+
+    lines = restore(args.state_dir)
+    failed = False
+    for line in lines:
+        print(line)
+        failed = failed or line.startswith(ERROR_PREFIX)
+    return 1 if failed else 0
+
+
+COMMANDS = {
+    "restore": (
+        "undo the host changes (hugepages, mounts, PCI bindings, namespaces) of harness runs "
+        "that were killed before they could clean up",
+        _restore_args,
+        _restore,
+    ),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m harness", description="dpdk-harness host maintenance, outside a pytest run."
+    )
+    sub = parser.add_subparsers(dest="command", title="commands", required=True)
+    for name, (help_text, add_args, run) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        add_args(p)
+        p.set_defaults(run=run)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except HarnessError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,47 @@
+"""Capabilities a check may require, and why a device lacks them (the SKIP reason)."""
+from __future__ import annotations
+
+import glob
+
+from harness.errors import UsageError
+
+KNOWN = {
+    "wire": "two ports joined so that what one sends the other receives (ring wire, loopback cable)",
+    "payload": "received mbufs carry the frames that were sent",
+    "multi_queue": "more than one rx queue",
+    "rss_hash": "the device computes an RSS hash and has a redirection table",
+    "kernel_fed": "frames are fed from the kernel side (tap, af_packet)",
+    "numa": "more than one NUMA node on the host",
+}
+
+
+def numa_nodes(sys_root: str = "/sys") -> int:
+    return max(1, len(glob.glob(f"{sys_root}/devices/system/node/node[0-9]*")))
+
+
+def missing(topo, cap: str) -> str | None:
+    """None when the topology has ``cap``; otherwise the reason, naming the device."""
+    if cap not in KNOWN:
+        raise UsageError(f"@pytest.mark.requires({cap!r}): unknown capability; known: {', '.join(KNOWN)}")
+    dev = topo.describe_ports()
+    if cap == "wire":
+        if topo.kind in ("ring_wire",) or (topo.kind == "nic" and len(topo.ports) >= 2):
+            return None
+        return f"{dev}: no wire between two ports ({topo.kind}); use --vdev ring_wire or a NIC pair with a cable"
+    if cap == "payload":
+        return topo.notes.get("payload") and f"{dev}: {topo.notes['payload']}"
+    if cap == "multi_queue":
+        if any(p.info()["max_rx_queues"] > 1 for p in topo.ports):
+            return None
+        return f"{dev}: {topo.notes.get('multi_queue', 'offers a single rx queue')}"
+    if cap == "rss_hash":
+        infos = [p.info() for p in topo.ports]
+        if topo.device_rss and all(i["flow_type_rss_offloads"] and i["reta_size"] for i in infos):
+            return None
+        return f"{dev}: {topo.notes.get('rss_hash') or topo.notes.get('rss_reta') or 'reports no RSS hash'}"
+    if cap == "kernel_fed":
+        return None if topo.kernel_fed else f"{dev}: not fed from the kernel side ({topo.kind})"
+    if cap == "numa":
+        n = numa_nodes()
+        return None if n > 1 else f"single NUMA node host: socket placement cannot differ ({n} node)"
+    return None

@@ -1,0 +1,113 @@
+"""The HarnessError tree, and the one place where a probe errno becomes an exception.
+
+Every probe function returns ``>= 0`` or ``-errno``; :func:`check` turns a negative
+return into a typed exception that subclasses both :class:`HarnessError` and the
+matching builtin (``OSError`` family), after pygit2's ``check_error``.
+"""
+from __future__ import annotations
+
+import errno as _errno
+import os
+
+
+class HarnessError(Exception):
+    """Base of every error the harness raises on purpose.
+
+    ``str(err)`` is always one line naming the problem and, where there is one, the fix.
+    """
+
+
+class UsageError(HarnessError, ValueError):
+    """Bad input from the user: option, profile, address. Nothing on the host was changed."""
+
+
+class ProfileError(UsageError):
+    """A deployment profile that cannot be loaded or is not valid."""
+
+    def __init__(self, path, key, problem, fix=None):
+        self.path, self.key, self.problem, self.fix = str(path), key, problem, fix
+        where = f"{self.path}: {key}" if key else self.path
+        msg = f"{where}: {problem}"
+        if fix:
+            msg += f"; {fix}"
+        super().__init__(msg)
+
+
+class HostError(HarnessError, OSError):
+    """The host cannot be provisioned as asked (hugepages, binding, namespaces)."""
+
+
+class UnsafeDeviceError(HostError):
+    """A device the harness refuses to take (active netdev, not a network controller)."""
+
+
+class DpdkUnavailableError(HarnessError, ImportError):
+    """DPDK or the compiled probe is missing or stale."""
+
+
+class ProbeError(HarnessError, OSError):
+    """A probe call failed; ``errno`` holds the positive errno."""
+
+    def __init__(self, err, what):
+        self.what = what
+        super().__init__(err, f"{what}: {os.strerror(err)} (errno {err})")
+
+    def __str__(self):
+        return self.strerror
+
+
+class ProbeBusyError(ProbeError, BlockingIOError):
+    pass
+
+
+class ProbeAlreadyError(ProbeError):
+    """EALREADY: e.g. EAL initialised twice in one process."""
+
+
+class ProbeNotFoundError(ProbeError, FileNotFoundError):
+    pass
+
+
+class ProbeInvalidError(ProbeError):
+    """EINVAL: the device or DPDK rejected a parameter."""
+
+
+class ProbeNoMemoryError(ProbeError, MemoryError):
+    pass
+
+
+class ProbeUnsupportedError(ProbeError):
+    """ENOTSUP/EOPNOTSUPP/ENOSYS: the device cannot do this; checks turn it into a SKIP."""
+
+
+class ProbePermissionError(ProbeError, PermissionError):
+    pass
+
+
+_BY_ERRNO = {
+    _errno.EBUSY: ProbeBusyError,
+    _errno.EAGAIN: ProbeBusyError,
+    _errno.EALREADY: ProbeAlreadyError,
+    _errno.ENOENT: ProbeNotFoundError,
+    _errno.ENODEV: ProbeNotFoundError,
+    _errno.EINVAL: ProbeInvalidError,
+    _errno.ENOMEM: ProbeNoMemoryError,
+    _errno.ENOSPC: ProbeNoMemoryError,
+    _errno.ENOTSUP: ProbeUnsupportedError,
+    _errno.EOPNOTSUPP: ProbeUnsupportedError,
+    _errno.ENOSYS: ProbeUnsupportedError,
+    _errno.EPERM: ProbePermissionError,
+    _errno.EACCES: ProbePermissionError,
+}
+
+
+def error_for(rc: int, what: str) -> ProbeError:
+    err = -rc if rc < 0 else rc
+    return _BY_ERRNO.get(err, ProbeError)(err, what)
+
+
+def check(rc: int, what: str) -> int:
+    """Return ``rc`` when it is >= 0, raise the typed :class:`ProbeError` otherwise."""
+    if rc < 0:
+        raise error_for(rc, what)
+    return rc

@@ -1,0 +1,907 @@
+/* dpdk-harness probe: EAL, ports, mempools, virtual devices and the worker-lcore loops.
+ * API in probe.h; every function returns >= 0 or -errno. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <linux/if_packet.h>
+#include <net/ethernet.h>
+#include <sys/socket.h>
+
+#include <rte_common.h>
+#include <rte_bus_vdev.h>
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_eth_ring.h>
+#include <rte_ether.h>
+#include <rte_ip.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+#include <rte_memory.h>
+#include <rte_mempool.h>
+#include <rte_ring.h>
+#include <rte_udp.h>
+#include <rte_version.h>
+
+#include "probe.h"
+
+#ifndef PROBE_VERSION
+#error "PROBE_VERSION must be defined by the build (harness/native/build.py)"
+#endif
+
+#define AS_MP(p) ((struct rte_mempool *)(void *)(p))
+#define ERR_RTE() (rte_errno > 0 ? -rte_errno : -EIO)
+
+static int eal_ready;
+
+const char *probe_version(void) { return PROBE_VERSION; }
+
+int probe_dpdk_version(char *buf, size_t len)
+{
+    if (buf == NULL || len == 0)
+        return -EINVAL;
+    return snprintf(buf, len, "%s", rte_version()) < 0 ? -EIO : 0;
+}
+
+int probe_eal_init(int argc, char **argv)
+{
+    if (eal_ready)
+        return -EALREADY;
+    int rc = rte_eal_init(argc, argv);
+    if (rc < 0)
+        return ERR_RTE();
+    eal_ready = 1;
+    return rc;
+}
+
+int probe_eal_initialized(void) { return eal_ready; }
+
+int probe_eal_cleanup(void)
+{
+    if (!eal_ready)
+        return -EINVAL;
+    rte_eal_mp_wait_lcore();
+    int rc = rte_eal_cleanup();
+    eal_ready = 0;
+    return rc < 0 ? rc : 0;
+}
+
+/* ---------------------------------------------------------------- lcores */
+
+int probe_lcore_count(void) { return eal_ready ? (int)rte_lcore_count() : -EINVAL; }
+
+int probe_lcore_list(uint32_t *ids, uint32_t max)
+{
+    if (!eal_ready)
+        return -EINVAL;
+    uint32_t n = 0, lc;
+    RTE_LCORE_FOREACH(lc) {
+        if (n < max)
+            ids[n] = lc;
+        n++;
+    }
+    return (int)n;
+}
+
+int probe_lcore_info(uint32_t lcore, struct probe_lcore_info *out)
+{
+    if (!eal_ready || out == NULL || lcore >= RTE_MAX_LCORE || !rte_lcore_is_enabled(lcore))
+        return -EINVAL;
+    memset(out, 0, sizeof(*out));
+    rte_cpuset_t set = rte_lcore_cpuset(lcore);
+    out->lcore_id = lcore;
+    out->cpu_id = -1;
+    for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+        if (CPU_ISSET(cpu, &set)) {
+            if (out->cpu_id < 0)
+                out->cpu_id = cpu;
+            out->cpu_count++;
+        }
+    }
+    out->socket_id = (int32_t)rte_lcore_to_socket_id(lcore);
+    out->is_main = lcore == rte_get_main_lcore();
+    out->busy = !out->is_main && rte_eal_get_lcore_state(lcore) != WAIT;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- ports */
+
+int probe_port_count(void) { return eal_ready ? (int)rte_eth_dev_count_avail() : -EINVAL; }
+
+int probe_port_by_name(const char *name)
+{
+    uint16_t port;
+    if (!eal_ready || name == NULL)
+        return -EINVAL;
+    int rc = rte_eth_dev_get_port_by_name(name, &port);
+    return rc < 0 ? -ENODEV : port;
+}
+
+int probe_port_info(uint16_t port, struct probe_port_info *out)
+{
+    struct rte_eth_dev_info di;
+    struct rte_ether_addr mac;
+    if (!rte_eth_dev_is_valid_port(port) || out == NULL)
+        return -ENODEV;
+    int rc = rte_eth_dev_info_get(port, &di);
+    if (rc < 0)
+        return rc;
+    memset(out, 0, sizeof(*out));
+    out->port_id = port;
+    rte_eth_dev_get_name_by_port(port, out->name);
+    snprintf(out->driver, sizeof(out->driver), "%s", di.driver_name ? di.driver_name : "");
+    out->max_rx_queues = di.max_rx_queues;
+    out->max_tx_queues = di.max_tx_queues;
+    out->reta_size = di.reta_size;
+    out->hash_key_size = di.hash_key_size;
+    out->flow_type_rss_offloads = di.flow_type_rss_offloads;
+    out->rx_offload_capa = di.rx_offload_capa;
+    out->tx_offload_capa = di.tx_offload_capa;
+    out->socket_id = rte_eth_dev_socket_id(port);
+    if (rte_eth_macaddr_get(port, &mac) == 0)
+        memcpy(out->mac, mac.addr_bytes, 6);
+    out->rx_desc_min = di.rx_desc_lim.nb_min;
+    out->rx_desc_max = di.rx_desc_lim.nb_max;
+    out->rx_desc_align = di.rx_desc_lim.nb_align;
+    out->tx_desc_min = di.tx_desc_lim.nb_min;
+    out->tx_desc_max = di.tx_desc_lim.nb_max;
+    out->tx_desc_align = di.tx_desc_lim.nb_align;
+    out->max_rx_pktlen = di.max_rx_pktlen;
+    out->min_mtu = di.min_mtu;
+    out->max_mtu = di.max_mtu;
+    out->min_rx_bufsize = di.min_rx_bufsize;
+    out->nb_rx_queues = di.nb_rx_queues;
+    out->nb_tx_queues = di.nb_tx_queues;
+    return 0;
+}
+
+int probe_port_link(uint16_t port, struct probe_link *out, uint32_t wait_ms)
+{
+    struct rte_eth_link link;
+    if (!rte_eth_dev_is_valid_port(port) || out == NULL)
+        return -ENODEV;
+    for (uint32_t waited = 0;; waited += 10) {
+        memset(&link, 0, sizeof(link));
+        int rc = rte_eth_link_get_nowait(port, &link);
+        if (rc < 0)
+            return rc;
+        if (link.link_status || waited >= wait_ms)
+            break;
+        rte_delay_ms(10);
+    }
+    out->speed_mbps = link.link_speed;
+    out->up = link.link_status;
+    out->full_duplex = link.link_duplex;
+    out->autoneg = link.link_autoneg;
+    return 0;
+}
+
+int probe_port_configure(uint16_t port, const struct probe_port_conf *c, probe_pool *pool)
+{
+    struct rte_eth_conf conf;
+    struct rte_eth_dev_info di;
+    if (!rte_eth_dev_is_valid_port(port))
+        return -ENODEV;
+    if (c == NULL || pool == NULL || c->nb_rxq == 0 || c->nb_txq == 0)
+        return -EINVAL;
+    int rc = rte_eth_dev_info_get(port, &di);
+    if (rc < 0)
+        return rc;
+    memset(&conf, 0, sizeof(conf));
+    conf.lpbk_mode = c->lpbk_mode;
+    if (c->mtu)
+        conf.rxmode.mtu = c->mtu;
+    if (c->scatter)
+        conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_SCATTER;
+    if (c->rss) {
+        conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+        conf.rx_adv_conf.rss_conf.rss_hf = c->rss_hf;
+        if (c->rss_key_len) {
+            conf.rx_adv_conf.rss_conf.rss_key = (uint8_t *)c->rss_key;
+            conf.rx_adv_conf.rss_conf.rss_key_len = c->rss_key_len;
+        }
+    }
+    rc = rte_eth_dev_configure(port, c->nb_rxq, c->nb_txq, &conf);
+    if (rc < 0)
+        return rc;
+    int socket = rte_eth_dev_socket_id(port);
+    if (socket < 0)
+        socket = (int)rte_socket_id();
+    struct rte_eth_rxconf rxconf = di.default_rxconf;
+    rxconf.offloads = conf.rxmode.offloads;
+    for (uint16_t q = 0; q < c->nb_rxq; q++) {
+        rc = rte_eth_rx_queue_setup(port, q, c->rx_desc, (unsigned)socket, &rxconf, AS_MP(pool));
+        if (rc < 0)
+            return rc;
+    }
+    struct rte_eth_txconf txconf = di.default_txconf;
+    txconf.offloads = conf.txmode.offloads;
+    if (c->tx_free_thresh)
+        txconf.tx_free_thresh = c->tx_free_thresh;
+    if (c->tx_rs_thresh)
+        txconf.tx_rs_thresh = c->tx_rs_thresh;
+    for (uint16_t q = 0; q < c->nb_txq; q++) {
+        rc = rte_eth_tx_queue_setup(port, q, c->tx_desc, (unsigned)socket, &txconf);
+        if (rc < 0)
+            return rc;
+    }
+    if (c->promisc) {
+        rc = rte_eth_promiscuous_enable(port);
+        if (rc < 0 && rc != -ENOTSUP)
+            return rc;
+    }
+    return 0;
+}
+
+int probe_port_start(uint16_t port)
+{
+    return rte_eth_dev_is_valid_port(port) ? rte_eth_dev_start(port) : -ENODEV;
+}
+
+int probe_port_stop(uint16_t port)
+{
+    return rte_eth_dev_is_valid_port(port) ? rte_eth_dev_stop(port) : -ENODEV;
+}
+
+int probe_port_close(uint16_t port)
+{
+    return rte_eth_dev_is_valid_port(port) ? rte_eth_dev_close(port) : -ENODEV;
+}
+
+int probe_port_stats(uint16_t port, struct probe_port_stats *out)
+{
+    struct rte_eth_stats st;
+    if (!rte_eth_dev_is_valid_port(port) || out == NULL)
+        return -ENODEV;
+    int rc = rte_eth_stats_get(port, &st);
+    if (rc < 0)
+        return rc;
+    out->ipackets = st.ipackets;
+    out->opackets = st.opackets;
+    out->ibytes = st.ibytes;
+    out->obytes = st.obytes;
+    out->imissed = st.imissed;
+    out->ierrors = st.ierrors;
+    out->oerrors = st.oerrors;
+    out->rx_nombuf = st.rx_nombuf;
+    for (int q = 0; q < 16; q++) {
+        out->q_ipackets[q] = st.q_ipackets[q];
+        out->q_opackets[q] = st.q_opackets[q];
+    }
+    return 0;
+}
+
+int probe_port_stats_reset(uint16_t port)
+{
+    return rte_eth_dev_is_valid_port(port) ? rte_eth_stats_reset(port) : -ENODEV;
+}
+
+/* ---------------------------------------------------------------- virtual devices */
+
+int probe_vdev_create(const char *name, const char *args)
+{
+    if (!eal_ready || name == NULL)
+        return -EINVAL;
+    int rc = rte_vdev_init(name, args ? args : "");
+    if (rc < 0)
+        return rc == -1 ? ERR_RTE() : rc;
+    return probe_port_by_name(name);
+}
+
+int probe_vdev_destroy(const char *name)
+{
+    if (!eal_ready || name == NULL)
+        return -EINVAL;
+    uint16_t port;
+    if (rte_eth_dev_get_port_by_name(name, &port) == 0) {
+        rte_eth_dev_stop(port);
+        rte_eth_dev_close(port);
+    }
+    int rc = rte_vdev_uninit(name);
+    return rc < 0 ? (rc == -1 ? ERR_RTE() : rc) : 0;
+}
+
+#define MAX_WIRES 8
+struct wire {
+    char name[PROBE_NAME_LEN];
+    uint16_t nq;
+    struct rte_ring *ab[PROBE_MAX_QUEUES]; /* a transmits, b receives */
+    struct rte_ring *ba[PROBE_MAX_QUEUES];
+};
+static struct wire wires[MAX_WIRES];
+
+static struct wire *wire_find(const char *name)
+{
+    for (int i = 0; i < MAX_WIRES; i++)
+        if (wires[i].name[0] && strcmp(wires[i].name, name) == 0)
+            return &wires[i];
+    return NULL;
+}
+
+static void wire_free_rings(struct wire *w)
+{
+    for (int q = 0; q < PROBE_MAX_QUEUES; q++) {
+        rte_ring_free(w->ab[q]);
+        rte_ring_free(w->ba[q]);
+        w->ab[q] = w->ba[q] = NULL;
+    }
+}
+
+static void wire_drain(struct rte_ring *r)
+{
+    void *objs[64];
+    unsigned n;
+    while (r && (n = rte_ring_dequeue_burst(r, objs, 64, NULL)) > 0)
+        rte_pktmbuf_free_bulk((struct rte_mbuf **)objs, n);
+}
+
+int probe_ring_wire_create(const char *name, uint16_t nq, uint32_t ring_size, int32_t socket,
+                           uint16_t *port_a, uint16_t *port_b)
+{
+    char rn[RTE_RING_NAMESIZE], pa[PROBE_NAME_LEN], pb[PROBE_NAME_LEN];
+    if (!eal_ready || name == NULL || port_a == NULL || port_b == NULL || nq == 0 ||
+        nq > PROBE_MAX_QUEUES || strlen(name) > 20 || ring_size == 0)
+        return -EINVAL;
+    if (wire_find(name))
+        return -EEXIST;
+    struct wire *w = NULL;
+    for (int i = 0; i < MAX_WIRES && !w; i++)
+        if (!wires[i].name[0])
+            w = &wires[i];
+    if (!w)
+        return -ENOSPC;
+    memset(w, 0, sizeof(*w));
+    if (socket < 0)
+        socket = (int32_t)rte_socket_id();
+    for (uint16_t q = 0; q < nq; q++) {
+        snprintf(rn, sizeof(rn), "%s_ab%u", name, q);
+        w->ab[q] = rte_ring_create(rn, ring_size, socket, RING_F_SP_ENQ | RING_F_SC_DEQ | RING_F_EXACT_SZ);
+        snprintf(rn, sizeof(rn), "%s_ba%u", name, q);
+        w->ba[q] = rte_ring_create(rn, ring_size, socket, RING_F_SP_ENQ | RING_F_SC_DEQ | RING_F_EXACT_SZ);
+        if (!w->ab[q] || !w->ba[q]) {
+            int err = ERR_RTE();
+            wire_free_rings(w);
+            return err;
+        }
+    }
+    snprintf(pa, sizeof(pa), "%s_a", name); /* rte_eth_from_rings names the port net_ring_<name> */
+    snprintf(pb, sizeof(pb), "%s_b", name);
+    int a = rte_eth_from_rings(pa, w->ba, nq, w->ab, nq, (unsigned)socket);
+    if (a < 0) {
+        int err = ERR_RTE();
+        wire_free_rings(w);
+        return err;
+    }
+    int b = rte_eth_from_rings(pb, w->ab, nq, w->ba, nq, (unsigned)socket);
+    if (b < 0) {
+        int err = ERR_RTE();
+        rte_eth_dev_close((uint16_t)a);
+        char van[PROBE_NAME_LEN + 16];
+        snprintf(van, sizeof(van), "net_ring_%s", pa);
+        rte_vdev_uninit(van);
+        wire_free_rings(w);
+        return err;
+    }
+    snprintf(w->name, sizeof(w->name), "%s", name);
+    w->nq = nq;
+    *port_a = (uint16_t)a;
+    *port_b = (uint16_t)b;
+    return 0;
+}
+
+int probe_ring_wire_pending(const char *name)
+{
+    struct wire *w = name ? wire_find(name) : NULL;
+    if (!w)
+        return -ENOENT;
+    unsigned n = 0;
+    for (uint16_t q = 0; q < w->nq; q++)
+        n += rte_ring_count(w->ab[q]) + rte_ring_count(w->ba[q]);
+    return (int)n;
+}
+
+int probe_ring_wire_destroy(const char *name)
+{
+    char pn[PROBE_NAME_LEN];
+    struct wire *w = name ? wire_find(name) : NULL;
+    if (!w)
+        return -ENOENT;
+    const char *sides[2] = {"a", "b"};
+    for (int s = 0; s < 2; s++) {
+        uint16_t port;
+        snprintf(pn, sizeof(pn), "net_ring_%s_%s", name, sides[s]);
+        if (rte_eth_dev_get_port_by_name(pn, &port) == 0) {
+            rte_eth_dev_stop(port);
+            rte_eth_dev_close(port);
+        }
+        rte_vdev_uninit(pn);
+    }
+    for (uint16_t q = 0; q < w->nq; q++) {
+        wire_drain(w->ab[q]);
+        wire_drain(w->ba[q]);
+    }
+    wire_free_rings(w);
+    memset(w, 0, sizeof(*w));
+    return 0;
+}
+
+/* ---------------------------------------------------------------- mempools */
+
+int probe_pool_create(const char *name, uint32_t n, uint32_t cache, uint16_t data_room,
+                      int32_t socket, probe_pool **out)
+{
+    if (!eal_ready || name == NULL || out == NULL)
+        return -EINVAL;
+    struct rte_mempool *mp = rte_pktmbuf_pool_create(name, n, cache, 0, data_room,
+                                                     socket < 0 ? SOCKET_ID_ANY : socket);
+    if (mp == NULL)
+        return ERR_RTE();
+    *out = (probe_pool *)(void *)mp;
+    return 0;
+}
+
+int probe_pool_free(probe_pool *pool)
+{
+    if (pool == NULL)
+        return -EINVAL;
+    rte_mempool_free(AS_MP(pool));
+    return 0;
+}
+
+int probe_pool_stats(probe_pool *pool, struct probe_pool_stats *out)
+{
+    if (pool == NULL || out == NULL)
+        return -EINVAL;
+    struct rte_mempool *mp = AS_MP(pool);
+    memset(out, 0, sizeof(*out));
+    out->size = mp->size;
+    out->avail = rte_mempool_avail_count(mp);
+    out->in_use = rte_mempool_in_use_count(mp);
+    out->cache_size = mp->cache_size;
+    if (mp->cache_size)
+        for (unsigned lc = 0; lc < RTE_MAX_LCORE; lc++)
+            out->cached += mp->local_cache[lc].len;
+    out->socket_id = mp->socket_id;
+    out->data_room = rte_pktmbuf_data_room_size(mp);
+    out->elt_size = mp->elt_size;
+    struct rte_mempool_memhdr *hdr = STAILQ_FIRST(&mp->mem_list);
+    if (hdr) {
+        struct rte_memseg_list *msl = rte_mem_virt2memseg_list(hdr->addr);
+        if (msl)
+            out->hugepage_sz = msl->page_sz;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- frames */
+
+#define MAGIC0 'D'
+#define MAGIC1 'H'
+#define FRAME_MIN 60 /* 64-byte frame without the FCS */
+#define L3_OFF sizeof(struct rte_ether_hdr)
+#define L4_OFF (L3_OFF + sizeof(struct rte_ipv4_hdr))
+#define PAYLOAD_OFF (L4_OFF + sizeof(struct rte_udp_hdr))
+#define SRC_NET 0xC6120000u /* 198.18.0.0 */
+#define DST_IP 0xC6130001u  /* 198.19.0.1 */
+
+static inline uint16_t frame_len(uint16_t frame_size)
+{
+    uint16_t l = frame_size > 4 ? (uint16_t)(frame_size - 4) : 0;
+    return l < FRAME_MIN ? FRAME_MIN : l;
+}
+
+/* Ethernet/IPv4/UDP, 198.18.x.y:sport -> 198.19.0.1:5001; payload 'D' 'H' seq tsc */
+static void build_frame(uint8_t *p, uint16_t len, uint32_t flow, uint64_t seq, uint64_t tsc)
+{
+    struct rte_ether_hdr *eth = (struct rte_ether_hdr *)p;
+    struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(p + L3_OFF);
+    struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(p + L4_OFF);
+    static const struct rte_ether_addr dst = {{0x02, 0, 0, 0, 0, 0x02}};
+    static const struct rte_ether_addr src = {{0x02, 0, 0, 0, 0, 0x01}};
+    rte_ether_addr_copy(&dst, &eth->dst_addr);
+    rte_ether_addr_copy(&src, &eth->src_addr);
+    eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+    ip->version_ihl = RTE_IPV4_VHL_DEF;
+    ip->type_of_service = 0;
+    ip->total_length = rte_cpu_to_be_16((uint16_t)(len - L3_OFF));
+    ip->packet_id = 0;
+    ip->fragment_offset = 0;
+    ip->time_to_live = 64;
+    ip->next_proto_id = IPPROTO_UDP;
+    ip->src_addr = rte_cpu_to_be_32(SRC_NET | (flow & 0xffffu));
+    ip->dst_addr = rte_cpu_to_be_32(DST_IP);
+    ip->hdr_checksum = 0;
+    ip->hdr_checksum = rte_ipv4_cksum(ip);
+    udp->src_port = rte_cpu_to_be_16((uint16_t)(1024 + (flow >> 16)));
+    udp->dst_port = rte_cpu_to_be_16(5001);
+    udp->dgram_len = rte_cpu_to_be_16((uint16_t)(len - L4_OFF));
+    udp->dgram_cksum = 0;
+    uint8_t *pl = p + PAYLOAD_OFF;
+    pl[0] = MAGIC0;
+    pl[1] = MAGIC1;
+    memcpy(pl + 2, &seq, 8);
+    memcpy(pl + 10, &tsc, 8);
+}
+
+static inline int frame_is_ours(const uint8_t *p, uint32_t len)
+{
+    if (len < FRAME_MIN)
+        return 0;
+    const struct rte_ether_hdr *eth = (const struct rte_ether_hdr *)p;
+    const struct rte_ipv4_hdr *ip = (const struct rte_ipv4_hdr *)(p + L3_OFF);
+    if (eth->ether_type != rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4) || ip->next_proto_id != IPPROTO_UDP)
+        return 0;
+    if ((rte_be_to_cpu_32(ip->src_addr) & 0xFFFE0000u) != SRC_NET)
+        return 0;
+    return p[PAYLOAD_OFF] == MAGIC0 && p[PAYLOAD_OFF + 1] == MAGIC1;
+}
+
+/* ---------------------------------------------------------------- runs */
+
+struct probe_run {
+    struct probe_run_conf conf;
+    struct probe_run_stats stats;
+    uint32_t stop;
+    uint32_t launched;
+};
+
+static void task_fwd(struct probe_run *r, const struct probe_task *t, struct probe_task_stats *s)
+{
+    struct rte_mbuf *bufs[PROBE_MAX_BURST];
+    uint16_t n = rte_eth_rx_burst(t->rx_port, t->rx_queue, bufs, r->conf.burst);
+    s->rx_polls++;
+    if (n == 0) {
+        s->rx_empty_polls++;
+        return;
+    }
+    s->rx_pkts += n;
+    if (r->conf.flags & PROBE_F_COPY_FWD) {
+        /* the deliberate fault: forward copies, as an application that linearises would */
+        for (uint16_t i = 0; i < n; i++) {
+            struct rte_mbuf *c = rte_pktmbuf_copy(bufs[i], bufs[i]->pool, 0, UINT32_MAX);
+            rte_pktmbuf_free(bufs[i]);
+            bufs[i] = c;
+            s->copies += c != NULL;
+        }
+    }
+    uint64_t bytes = 0;
+    for (uint16_t i = 0; i < n; i++)
+        bytes += bufs[i] ? rte_pktmbuf_pkt_len(bufs[i]) : 0;
+    s->rx_bytes += bytes;
+    uint16_t sent = rte_eth_tx_burst(t->tx_port, t->tx_queue, bufs, n);
+    s->tx_calls++;
+    s->tx_pkts += sent;
+    if (sent < n) {
+        s->tx_unsent += n - sent;
+        if (!(r->conf.flags & PROBE_F_LEAK_UNSENT))
+            rte_pktmbuf_free_bulk(&bufs[sent], n - sent);
+    }
+}
+
+struct gen_state {
+    uint64_t seq;
+    uint64_t next_tsc;
+    double cycles_per_pkt;
+};
+
+static void task_gen(struct probe_run *r, const struct probe_task *t, struct probe_task_stats *s,
+                     struct gen_state *g)
+{
+    const struct probe_run_conf *c = &r->conf;
+    struct rte_mbuf *bufs[PROBE_MAX_BURST];
+    uint16_t n = c->burst;
+    if (c->gen_count) {
+        if (s->tx_pkts >= c->gen_count)
+            return;
+        if (c->gen_count - s->tx_pkts < n)
+            n = (uint16_t)(c->gen_count - s->tx_pkts);
+    }
+    uint64_t now = rte_rdtsc();
+    if (g->cycles_per_pkt > 0) {
+        if (now < g->next_tsc)
+            return;
+        g->next_tsc += (uint64_t)(g->cycles_per_pkt * n);
+        if (g->next_tsc < now - rte_get_tsc_hz() / 1000) /* fell behind by over 1 ms: don't burst to catch up */
+            g->next_tsc = now;
+    }
+    if (rte_pktmbuf_alloc_bulk(AS_MP(c->pool), bufs, n) != 0) {
+        s->alloc_fail++;
+        return;
+    }
+    uint16_t len = frame_len(c->frame_size);
+    uint32_t flows = c->n_flows ? c->n_flows : 1;
+    for (uint16_t i = 0; i < n; i++) {
+        struct rte_mbuf *m = bufs[i];
+        build_frame(rte_pktmbuf_mtod(m, uint8_t *), len, (uint32_t)(g->seq % flows), g->seq, now);
+        m->data_len = len;
+        m->pkt_len = len;
+        g->seq++;
+    }
+    uint16_t sent = rte_eth_tx_burst(t->tx_port, t->tx_queue, bufs, n);
+    s->tx_calls++;
+    s->tx_pkts += sent;
+    s->tx_bytes += (uint64_t)sent * len;
+    if (sent < n) {
+        s->tx_unsent += n - sent;
+        if (!(c->flags & PROBE_F_LEAK_UNSENT))
+            rte_pktmbuf_free_bulk(&bufs[sent], n - sent);
+    }
+}
+
+static void task_sink(struct probe_run *r, const struct probe_task *t, struct probe_task_stats *s)
+{
+    struct rte_mbuf *bufs[PROBE_MAX_BURST];
+    uint16_t n = rte_eth_rx_burst(t->rx_port, t->rx_queue, bufs, r->conf.burst);
+    s->rx_polls++;
+    if (n == 0) {
+        s->rx_empty_polls++;
+        return;
+    }
+    uint64_t bytes = 0, ours = 0;
+    for (uint16_t i = 0; i < n; i++) {
+        struct rte_mbuf *m = bufs[i];
+        bytes += rte_pktmbuf_pkt_len(m);
+        ours += frame_is_ours(rte_pktmbuf_mtod(m, const uint8_t *), rte_pktmbuf_data_len(m));
+    }
+    s->rx_pkts += n;
+    s->rx_bytes += bytes;
+    s->rx_ours += ours;
+    rte_pktmbuf_free_bulk(bufs, n);
+}
+
+static int run_loop(void *arg)
+{
+    struct probe_run *r = arg;
+    const struct probe_run_conf *c = &r->conf;
+    struct probe_run_stats *st = &r->stats;
+    struct gen_state gen[PROBE_MAX_TASKS];
+    uint32_t n_gen = 0;
+    memset(gen, 0, sizeof(gen));
+    st->tsc_hz = rte_get_tsc_hz();
+    st->tsc_start = st->tsc_last = rte_rdtsc();
+    st->cpu_first = st->cpu_last = sched_getcpu();
+    for (uint32_t i = 0; i < c->n_tasks; i++) {
+        if (c->tasks[i].mode == PROBE_MODE_GEN) {
+            n_gen++;
+            if (c->gen_rate_pps)
+                gen[i].cycles_per_pkt = (double)st->tsc_hz / (double)c->gen_rate_pps;
+            gen[i].next_tsc = st->tsc_start;
+        }
+    }
+    struct rte_mempool *mp = c->pool ? AS_MP(c->pool) : NULL;
+    if (mp)
+        st->pool_min_avail = rte_mempool_avail_count(mp);
+    while (!__atomic_load_n(&r->stop, __ATOMIC_RELAXED)) {
+        uint32_t gen_done = 0;
+        for (uint32_t i = 0; i < c->n_tasks; i++) {
+            const struct probe_task *t = &c->tasks[i];
+            struct probe_task_stats *s = &st->task[i];
+            switch (t->mode) {
+            case PROBE_MODE_FWD:
+                task_fwd(r, t, s);
+                break;
+            case PROBE_MODE_GEN:
+                task_gen(r, t, s, &gen[i]);
+                gen_done += c->gen_count && s->tx_pkts >= c->gen_count;
+                break;
+            case PROBE_MODE_SINK:
+                task_sink(r, t, s);
+                break;
+            }
+        }
+        if (n_gen && gen_done == n_gen && !st->gen_done)
+            __atomic_store_n(&st->gen_done, 1, __ATOMIC_RELEASE);
+        st->loops++;
+        if ((st->loops & 63) == 0) {
+            st->tsc_last = rte_rdtsc();
+            st->cpu_last = sched_getcpu();
+            if (mp) {
+                uint32_t avail = rte_mempool_avail_count(mp);
+                if (avail < st->pool_min_avail)
+                    st->pool_min_avail = avail;
+            }
+        }
+    }
+    st->tsc_last = rte_rdtsc();
+    st->cpu_last = sched_getcpu();
+    __atomic_store_n(&st->running, 0, __ATOMIC_RELEASE);
+    return 0;
+}
+
+int probe_run_start(const struct probe_run_conf *conf, probe_run **out)
+{
+    if (!eal_ready || conf == NULL || out == NULL)
+        return -EINVAL;
+    if (conf->n_tasks == 0 || conf->n_tasks > PROBE_MAX_TASKS || conf->burst == 0 ||
+        conf->burst > PROBE_MAX_BURST)
+        return -EINVAL;
+    if (conf->lcore >= RTE_MAX_LCORE || !rte_lcore_is_enabled(conf->lcore) ||
+        conf->lcore == rte_get_main_lcore())
+        return -EINVAL;
+    for (uint32_t i = 0; i < conf->n_tasks; i++) {
+        const struct probe_task *t = &conf->tasks[i];
+        if (t->mode > PROBE_MODE_SINK)
+            return -EINVAL;
+        if (t->mode == PROBE_MODE_GEN && conf->pool == NULL)
+            return -EINVAL;
+        if (t->mode != PROBE_MODE_GEN && !rte_eth_dev_is_valid_port(t->rx_port))
+            return -ENODEV;
+        if (t->mode != PROBE_MODE_SINK && !rte_eth_dev_is_valid_port(t->tx_port))
+            return -ENODEV;
+    }
+    struct probe_run *r = calloc(1, sizeof(*r));
+    if (r == NULL)
+        return -ENOMEM;
+    r->conf = *conf;
+    r->stats.n_tasks = conf->n_tasks;
+    r->stats.running = 1;
+    int rc = rte_eal_remote_launch(run_loop, r, conf->lcore);
+    if (rc < 0) {
+        free(r);
+        return rc;
+    }
+    r->launched = 1;
+    *out = r;
+    return 0;
+}
+
+int probe_run_stats(probe_run *r, struct probe_run_stats *out)
+{
+    if (r == NULL || out == NULL)
+        return -EINVAL;
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    memcpy(out, &r->stats, sizeof(*out));
+    if (out->running)
+        out->tsc_last = rte_rdtsc();
+    return 0;
+}
+
+int probe_run_wait(probe_run *r, uint32_t timeout_ms)
+{
+    if (r == NULL)
+        return -EINVAL;
+    for (uint32_t waited = 0;; waited++) {
+        if (__atomic_load_n(&r->stats.gen_done, __ATOMIC_ACQUIRE))
+            return 1;
+        if (waited >= timeout_ms)
+            return 0;
+        rte_delay_us_sleep(1000);
+    }
+}
+
+int probe_run_stop(probe_run *r)
+{
+    if (r == NULL)
+        return -EINVAL;
+    if (!r->launched)
+        return 0;
+    __atomic_store_n(&r->stop, 1, __ATOMIC_RELEASE);
+    int rc = rte_eal_wait_lcore(r->conf.lcore);
+    r->launched = 0;
+    return rc;
+}
+
+int probe_run_free(probe_run *r)
+{
+    if (r == NULL)
+        return -EINVAL;
+    if (r->launched)
+        probe_run_stop(r);
+    free(r);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- kernel side and pcap */
+
+static int open_packet_socket(const char *ifname, const char *netns_path)
+{
+    int self = -1, target = -1, fd = -1, err = 0;
+    if (netns_path && netns_path[0]) {
+        self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+        target = open(netns_path, O_RDONLY | O_CLOEXEC);
+        if (self < 0 || target < 0) {
+            err = -errno;
+            goto out;
+        }
+        if (setns(target, CLONE_NEWNET) < 0) {
+            err = -errno;
+            goto out;
+        }
+    }
+    fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        err = -errno;
+    } else {
+        struct sockaddr_ll sll;
+        memset(&sll, 0, sizeof(sll));
+        sll.sll_family = AF_PACKET;
+        sll.sll_protocol = 0; /* send only */
+        sll.sll_ifindex = (int)if_nametoindex(ifname);
+        if (sll.sll_ifindex == 0 || bind(fd, (struct sockaddr *)&sll, sizeof(sll)) < 0) {
+            err = sll.sll_ifindex == 0 ? -ENODEV : -errno;
+            close(fd);
+            fd = -1;
+        }
+    }
+    if (self >= 0 && setns(self, CLONE_NEWNET) < 0 && err == 0)
+        err = -errno; /* cannot get back: fail loudly */
+out:
+    if (self >= 0)
+        close(self);
+    if (target >= 0)
+        close(target);
+    return err ? err : fd;
+}
+
+int64_t probe_inject(const char *ifname, const char *netns_path, uint32_t n_flows, uint64_t count,
+                     uint16_t frame_size)
+{
+    uint8_t buf[RTE_ETHER_MAX_JUMBO_FRAME_LEN];
+    if (ifname == NULL || frame_size > sizeof(buf))
+        return -EINVAL;
+    int fd = open_packet_socket(ifname, netns_path);
+    if (fd < 0)
+        return fd;
+    uint16_t len = frame_len(frame_size);
+    uint32_t flows = n_flows ? n_flows : 1;
+    memset(buf, 0, sizeof(buf));
+    uint64_t sent = 0;
+    int retries = 0;
+    while (sent < count) {
+        build_frame(buf, len, (uint32_t)(sent % flows), sent, rte_rdtsc());
+        ssize_t w = send(fd, buf, len, 0);
+        if (w == (ssize_t)len) {
+            sent++;
+            retries = 0;
+            continue;
+        }
+        if ((errno == ENOBUFS || errno == EAGAIN) && retries++ < 10000) {
+            usleep(100);
+            continue;
+        }
+        int err = -errno;
+        close(fd);
+        return sent ? (int64_t)sent : err;
+    }
+    close(fd);
+    return (int64_t)sent;
+}
+
+int64_t probe_write_pcap(const char *path, uint32_t n_flows, uint64_t count, uint16_t frame_size)
+{
+    uint8_t buf[RTE_ETHER_MAX_JUMBO_FRAME_LEN];
+    if (path == NULL || frame_size > sizeof(buf))
+        return -EINVAL;
+    FILE *f = fopen(path, "wbe");
+    if (f == NULL)
+        return -errno;
+    struct {
+        uint32_t magic;
+        uint16_t major, minor;
+        int32_t zone;
+        uint32_t sigfigs, snaplen, linktype;
+    } gh = {0xa1b2c3d4u, 2, 4, 0, 0, 65535, 1};
+    int ok = fwrite(&gh, sizeof(gh), 1, f) == 1;
+    uint16_t len = frame_len(frame_size);
+    uint32_t flows = n_flows ? n_flows : 1;
+    memset(buf, 0, sizeof(buf));
+    for (uint64_t i = 0; ok && i < count; i++) {
+        uint32_t rh[4] = {(uint32_t)(i / 1000000), (uint32_t)(i % 1000000), len, len};
+        build_frame(buf, len, (uint32_t)(i % flows), i, 0);
+        ok = fwrite(rh, sizeof(rh), 1, f) == 1 && fwrite(buf, len, 1, f) == 1;
+    }
+    if (fclose(f) != 0 || !ok)
+        return -EIO;
+    return (int64_t)count;
+}

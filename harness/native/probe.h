@@ -1,0 +1,181 @@
+/* dpdk-harness probe: the whole C API, and the only text handed to ffi.cdef.
+ *
+ * Rules: no DPDK types cross this boundary; handles are opaque; every function
+ * returns >= 0 on success or -errno (-rte_errno after DPDK calls). The hot loops
+ * run on worker lcores; Python starts them, stops them and reads counters.
+ * This file is plain cdef text: no #include, no guards, only integer #defines.
+ */
+
+#define PROBE_MAX_TASKS 16
+#define PROBE_MAX_QUEUES 64
+#define PROBE_MAX_BURST 512
+#define PROBE_NAME_LEN 64
+#define PROBE_RSS_KEY_MAX 64
+
+/* task modes: what one task of a run does on each turn of its lcore's loop */
+#define PROBE_MODE_FWD 0    /* rx_burst(rx port) -> tx_burst(tx port), free unsent */
+#define PROBE_MODE_GEN 1    /* alloc from pool, build a 198.18.0.0/15 UDP frame, tx_burst */
+#define PROBE_MODE_SINK 2   /* rx_burst, classify, free */
+
+/* run flags: deliberate faults, so mutation tests can show the checks fail */
+#define PROBE_F_LEAK_UNSENT 1   /* do not free mbufs tx_burst did not take */
+#define PROBE_F_COPY_FWD 2      /* forward a copy of each packet instead of the mbuf */
+
+/* ---- version and EAL ---- */
+const char *probe_version(void);
+int probe_dpdk_version(char *buf, size_t len);
+int probe_eal_init(int argc, char **argv);
+int probe_eal_initialized(void);
+int probe_eal_cleanup(void);
+
+struct probe_lcore_info {
+    uint32_t lcore_id;
+    int32_t cpu_id;       /* first CPU of the lcore's cpuset, -1 if none */
+    uint32_t cpu_count;   /* CPUs in the lcore's cpuset */
+    int32_t socket_id;
+    uint32_t is_main;
+    uint32_t busy;        /* a run is launched on it */
+};
+int probe_lcore_count(void);
+/* fill ids with the enabled lcore ids (main included); returns how many */
+int probe_lcore_list(uint32_t *ids, uint32_t max);
+int probe_lcore_info(uint32_t lcore, struct probe_lcore_info *out);
+
+/* ---- ports ---- */
+struct probe_port_info {
+    uint16_t port_id;
+    char name[64];
+    char driver[64];
+    uint16_t max_rx_queues;
+    uint16_t max_tx_queues;
+    uint16_t reta_size;
+    uint8_t hash_key_size;
+    uint64_t flow_type_rss_offloads;
+    uint64_t rx_offload_capa;
+    uint64_t tx_offload_capa;
+    int32_t socket_id;
+    uint8_t mac[6];
+    uint16_t rx_desc_min, rx_desc_max, rx_desc_align;
+    uint16_t tx_desc_min, tx_desc_max, tx_desc_align;
+    uint32_t max_rx_pktlen;
+    uint16_t min_mtu, max_mtu;
+    uint32_t min_rx_bufsize;
+    uint16_t nb_rx_queues, nb_tx_queues;   /* as configured now */
+};
+struct probe_link {
+    uint32_t speed_mbps;
+    uint16_t up;
+    uint16_t full_duplex;
+    uint16_t autoneg;
+};
+int probe_port_count(void);
+int probe_port_by_name(const char *name);          /* port id */
+int probe_port_info(uint16_t port, struct probe_port_info *out);
+int probe_port_link(uint16_t port, struct probe_link *out, uint32_t wait_ms);
+
+struct probe_port_conf {
+    uint16_t nb_rxq, nb_txq;
+    uint16_t rx_desc, tx_desc;
+    uint16_t tx_free_thresh, tx_rs_thresh;   /* 0 = PMD default */
+    uint32_t mtu;                            /* 0 = leave as is */
+    uint32_t lpbk_mode;
+    uint32_t promisc;
+    uint32_t scatter;
+    uint32_t rss;                            /* 1 = mq_mode RSS */
+    uint64_t rss_hf;
+    uint8_t rss_key[64];
+    uint8_t rss_key_len;                     /* 0 = PMD default key */
+};
+typedef struct probe_pool probe_pool;
+int probe_port_configure(uint16_t port, const struct probe_port_conf *conf, probe_pool *pool);
+int probe_port_start(uint16_t port);
+int probe_port_stop(uint16_t port);
+int probe_port_close(uint16_t port);
+
+struct probe_port_stats {
+    uint64_t ipackets, opackets, ibytes, obytes;
+    uint64_t imissed, ierrors, oerrors, rx_nombuf;
+    uint64_t q_ipackets[16];
+    uint64_t q_opackets[16];
+};
+int probe_port_stats(uint16_t port, struct probe_port_stats *out);
+int probe_port_stats_reset(uint16_t port);
+
+/* ---- virtual devices ---- */
+/* rte_vdev_init(name, args) then look the port up; returns the port id */
+int probe_vdev_create(const char *name, const char *args);
+int probe_vdev_destroy(const char *name);
+/* a wire of rings: what port a transmits on queue q, port b receives on queue q
+ * (the same mbuf pointers), and back; returns 0 and fills both port ids */
+int probe_ring_wire_create(const char *name, uint16_t nb_queues, uint32_t ring_size,
+                           int32_t socket, uint16_t *port_a, uint16_t *port_b);
+int probe_ring_wire_destroy(const char *name);
+/* mbufs sitting in the wire's rings (sent by one side, not yet received) */
+int probe_ring_wire_pending(const char *name);
+
+/* ---- mempools ---- */
+struct probe_pool_stats {
+    uint32_t size;          /* mbufs in the pool */
+    uint32_t avail;         /* free, in the ring and in lcore caches */
+    uint32_t in_use;
+    uint32_t cache_size;
+    uint32_t cached;        /* free mbufs sitting in per-lcore caches */
+    int32_t socket_id;
+    uint32_t data_room;
+    uint32_t elt_size;
+    uint64_t hugepage_sz;   /* page size backing the pool's memory, 0 if unknown */
+};
+int probe_pool_create(const char *name, uint32_t n, uint32_t cache, uint16_t data_room,
+                      int32_t socket, probe_pool **out);
+int probe_pool_free(probe_pool *pool);
+int probe_pool_stats(probe_pool *pool, struct probe_pool_stats *out);
+
+/* ---- traffic runs on worker lcores ---- */
+struct probe_task {
+    uint32_t mode;          /* PROBE_MODE_* */
+    uint16_t rx_port, rx_queue;
+    uint16_t tx_port, tx_queue;
+};
+struct probe_run_conf {
+    uint32_t lcore;
+    uint16_t burst;
+    uint32_t flags;         /* PROBE_F_* */
+    probe_pool *pool;       /* GEN allocates here; also the pool whose low-water mark is sampled */
+    uint16_t frame_size;    /* GEN: Ethernet frame size including the 4-byte FCS */
+    uint32_t n_flows;       /* GEN: flows, 198.18.x.y:sport -> 198.19.0.1:5001 */
+    uint64_t gen_count;     /* GEN: stop after this many packets sent (0 = until stopped) */
+    uint64_t gen_rate_pps;  /* GEN: TSC-paced rate (0 = as fast as possible) */
+    uint32_t n_tasks;
+    struct probe_task tasks[16];
+};
+struct probe_task_stats {
+    uint64_t rx_pkts, rx_bytes, rx_ours, rx_polls, rx_empty_polls;
+    uint64_t tx_pkts, tx_bytes, tx_unsent, tx_calls, alloc_fail, copies;
+};
+struct probe_run_stats {
+    uint64_t tsc_hz;
+    uint64_t tsc_start, tsc_last;
+    uint64_t loops;
+    int32_t cpu_first, cpu_last;    /* sched_getcpu() seen in the loop */
+    uint32_t running;               /* the loop has not returned yet */
+    uint32_t gen_done;              /* every GEN task reached gen_count */
+    uint32_t pool_min_avail;        /* lowest free count seen, sampled in the loop */
+    uint32_t n_tasks;
+    struct probe_task_stats task[16];
+};
+typedef struct probe_run probe_run;
+int probe_run_start(const struct probe_run_conf *conf, probe_run **out);
+int probe_run_stats(probe_run *run, struct probe_run_stats *out);
+/* wait until GEN tasks are done or timeout; 1 = done, 0 = timed out */
+int probe_run_wait(probe_run *run, uint32_t timeout_ms);
+/* ask the loop to return, wait for its lcore; returns the loop's return value */
+int probe_run_stop(probe_run *run);
+int probe_run_free(probe_run *run);
+
+/* ---- frames outside DPDK: the kernel side of tap / af_packet, and pcap files ---- */
+/* send count frames of n_flows flows on ifname through an AF_PACKET socket opened
+ * in the network namespace at netns_path (NULL or "" = this one); returns frames sent */
+int64_t probe_inject(const char *ifname, const char *netns_path, uint32_t n_flows,
+                     uint64_t count, uint16_t frame_size);
+/* write count frames to a pcap file; returns frames written */
+int64_t probe_write_pcap(const char *path, uint32_t n_flows, uint64_t count, uint16_t frame_size);

@@ -1,0 +1,232 @@
+"""pytest hooks of dpdk-harness: options, markers, report header, leak guard, summary.
+
+Registered through the ``pytest11`` entry point, so ``pytest suites/`` works from any directory
+once the package is installed. The EAL is booted lazily, by the first test that asks for it.
+"""
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import pathlib
+import signal
+import time
+
+import pytest
+
+from harness import __version__, fixtures
+from harness.errors import HarnessError
+from harness.profile import default_profile_path, check_host, load_profile
+from harness.session import HarnessSession
+from harness.stash import REPORT_DIR_KEY, SESSION_KEY
+from harness.system import hugepages, inventory, pci
+
+LEAK_SETTLE_S = 2.0
+_current_session: HarnessSession | None = None  # for hooks that get no config (logreport)
+
+
+def pytest_addoption(parser):
+    g = parser.getgroup("harness", "dpdk-harness: the deployment under test")
+    g.addoption("--nic", action="append", default=[], metavar="PCI",
+                help="PCI address of a NIC to qualify (repeat for a port pair); it is bound to vfio-pci "
+                     "for the run and given back at exit. Refused if its netdev has addresses or routes.")
+    g.addoption("--vdev", metavar="TOPOLOGY", default=None,
+                help="virtual-device topology when no --nic: null_pair, ring_wire, tap, af_packet, pcap "
+                     "(default: the profile's ports.topology)")
+    g.addoption("--profile", metavar="PATH", default=None,
+                help="deployment profile (TOML); default profiles/vdev.toml")
+    g.addoption("--report-dir", metavar="DIR", default=None,
+                help="where junit.xml, results.json and summary.md go (default: <rootdir>/reports)")
+    g.addoption("--lcores", metavar="LIST", default=None,
+                help="override eal.lcores, e.g. 0-1 or 0@0,1@1")
+
+
+def _load(config):
+    path = config.getoption("profile") or default_profile_path()
+    prof = load_profile(path).with_overrides(
+        nic=config.getoption("nic") or None,
+        topology=config.getoption("vdev"),
+        lcores=config.getoption("lcores"),
+    )
+    check_host(prof, os.sched_getaffinity(0))
+    for addr in prof.ports.pci:  # read-only safety checks before anything is changed
+        pci.check_safe(pci.device_info(addr))
+    return prof
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config):
+    config.addinivalue_line("markers", "requires(*capabilities): SKIP unless the ports under test have them "
+                                       "(wire, payload, multi_queue, rss_hash, kernel_fed, numa)")
+    config.addinivalue_line("markers", "allow_mbuf_leak: the test leaves mbufs in use on purpose")
+    if hasattr(config, "workerinput"):
+        return
+    try:
+        prof = _load(config)
+    except HarnessError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    report_dir = config.getoption("report_dir")
+    report_dir = pathlib.Path(report_dir) if report_dir else config.rootpath / "reports"
+    config.stash[REPORT_DIR_KEY] = str(report_dir)
+    if not config.option.xmlpath:
+        report_dir.mkdir(parents=True, exist_ok=True)
+        config.option.xmlpath = str(report_dir / "junit.xml")
+    global _current_session
+    sess = HarnessSession(prof)
+    config.stash[SESSION_KEY] = sess
+    _current_session = sess
+    config.pluginmanager.register(fixtures, "harness.fixtures")
+    atexit.register(sess.close)
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _interrupt)
+
+
+def pytest_unconfigure(config):
+    sess = config.stash.get(SESSION_KEY, None)
+    if sess is not None:
+        for line in sess.close():
+            print(f"dpdk-harness: teardown: {line}")
+
+
+def pytest_report_header(config):
+    sess = config.stash.get(SESSION_KEY, None)
+    if sess is None:
+        return None
+    p = sess.profile
+    try:
+        from harness import probe
+        dpdk = probe.dpdk_version()
+    except Exception as exc:  # the header must not fail the run; the session reports it properly
+        dpdk = f"unavailable ({exc})"
+    if p.ports.nic_mode:
+        ports = ", ".join(f"{a} ({pci.device_info(a).driver or 'no driver'})" for a in p.ports.pci)
+        ports = f"NICs {ports}, loopback {p.ports.loopback}"
+    else:
+        ports = f"vdev topology {p.ports.topology}"
+    pools = ", ".join(f"{pp.size_kb}kB: {pp.free}/{pp.total} free" for pp in hugepages.read_pools() if pp.node is None)
+    return [
+        f"dpdk-harness {__version__}, {dpdk}",
+        f"profile: {p.name} ({p.path})",
+        f"ports: {ports}",
+        f"lcores: {p.eal.lcores_arg()} (main {p.eal.main_lcore}); memory {p.eal.memory_mb} MB "
+        f"{'hugepages' if p.eal.hugepages else 'without hugepages'}",
+        f"hugepages: {pools or 'none'}",
+        f"reports: {config.stash[REPORT_DIR_KEY]}",
+    ]
+
+
+def pytest_generate_tests(metafunc):
+    """``pps_target``: one test per frame size in the profile's [[targets.pps]]."""
+    if "pps_target" in metafunc.fixturenames:
+        sess = metafunc.config.stash[SESSION_KEY]
+        targets = list(sess.profile.targets.pps)
+        metafunc.parametrize("pps_target", targets, ids=[f"{t.frame_size}B" for t in targets])
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _harness_inventory(request, record_testsuite_property):
+    """Host inventory as JUnit testsuite properties."""
+    sess = request.config.stash.get(SESSION_KEY, None)
+    if sess is None:
+        return
+    for key, value in inventory.host_inventory().items():
+        record_testsuite_property(key, value)
+    record_testsuite_property("profile", sess.profile.name)
+    record_testsuite_property("harness_version", __version__)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    """Leak guard: a test that leaves mbufs of the pool in use fails, naming the count."""
+    sess = item.config.stash.get(SESSION_KEY, None)
+    pool = sess.pool if sess is not None and sess.started else None
+    before = (pool.stats().in_use, _pending(sess)) if pool is not None else None
+    result = yield
+    if before is None or item.get_closest_marker("allow_mbuf_leak"):
+        return result
+    deadline = time.monotonic() + LEAK_SETTLE_S
+    while True:
+        leaked = (pool.stats().in_use - before[0]) - (_pending(sess) - before[1])
+        if leaked <= 0 or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    if leaked > 0:
+        pytest.fail(f"mbuf leak: {leaked} mbufs of pool dh_pool still in use after the test "
+                    f"(in use before: {before[0]}); free every mbuf rte_eth_tx_burst did not take",
+                    pytrace=False)
+    return result
+
+
+def pytest_runtest_logreport(report):
+    """Every SKIP goes into the report with its reason; a skip is never counted as a pass."""
+    if report.skipped and isinstance(report.longrepr, tuple):
+        sess = _current_session
+        if sess is not None:
+            sess.skips.append((report.nodeid, str(report.longrepr[2]).removeprefix("Skipped: ")))
+
+
+def _pending(sess) -> int:
+    return sum(t.pending() for t in sess.topologies.values())
+
+
+def _fmt(v):
+    if v is None:
+        return "-"
+    return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.4g}"
+
+
+def _rows(sess):
+    rows = []
+    for f in sess.figures:
+        verdict = {None: "", True: "PASS", False: "FAIL"}[f.passed]
+        target = f"{f.op} {_fmt(f.target)}" if f.target is not None else "-"
+        rows.append([f.test.split("::", 1)[-1], f.name, _fmt(f.value), f.unit, target, verdict])
+    return rows
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    sess = config.stash.get(SESSION_KEY, None)
+    if sess is None:
+        return
+    from tabulate import tabulate
+
+    headers = ["check", "figure", "measured", "unit", "target", "verdict"]
+    rows = _rows(sess)
+    if rows:
+        terminalreporter.section("dpdk-harness: measured vs target")
+        terminalreporter.write_line(tabulate(rows, headers=headers))
+    if sess.skips:
+        terminalreporter.section("dpdk-harness: skipped checks")
+        for nodeid, reason in sess.skips:
+            terminalreporter.write_line(f"{nodeid}: {reason}")
+    _write_reports(config, sess, rows, headers, exitstatus)
+
+
+def _write_reports(config, sess, rows, headers, exitstatus):
+    from tabulate import tabulate
+
+    out = pathlib.Path(config.stash[REPORT_DIR_KEY])
+    out.mkdir(parents=True, exist_ok=True)
+    stats = config.pluginmanager.get_plugin("terminalreporter").stats
+    outcomes = {k: len(v) for k, v in stats.items() if k in ("passed", "failed", "skipped", "error")}
+    results = {
+        "harness_version": __version__,
+        "profile": {"name": sess.profile.name, "path": sess.profile.path},
+        "exit_status": int(exitstatus),
+        "outcomes": outcomes,
+        "inventory": inventory.host_inventory(),
+        "figures": [f.__dict__ for f in sess.figures],
+        "skips": [{"check": n, "reason": r} for n, r in sess.skips],
+    }
+    (out / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
+    md = [f"# dpdk-harness summary: {sess.profile.name}", "",
+          ", ".join(f"{v} {k}" for k, v in outcomes.items()) or "no tests ran", ""]
+    if rows:
+        md += [tabulate(rows, headers=headers, tablefmt="github"), ""]
+    if sess.skips:
+        md += ["## Skipped checks", ""] + [f"- `{n}`: {r}" for n, r in sess.skips] + [""]
+    (out / "summary.md").write_text("\n".join(md))

@@ -1,0 +1,168 @@
+"""One harness run: provision the host, boot EAL, own the pool and topologies, undo it all.
+
+Data flows one way: profile -> topology -> probe -> measurements -> verdicts -> reports.
+Every host change goes through the journal first, so ``close()`` (or ``python -m harness
+restore`` after a kill) puts the host back as it was.
+"""
+from __future__ import annotations
+
+import math
+import os
+import secrets
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness import probe, topology
+from harness.errors import HarnessError, UsageError
+from harness.profile import Profile
+from harness.system import hugepages, pci
+from harness.system.journal import Journal
+
+RUNTIME_BASE = "/var/run/dpdk"
+HUGEPAGE_MARGIN = 8  # pages beyond eal.memory_mb, for EAL's own bookkeeping
+
+
+def hugepages_needed(profile: Profile) -> int:
+    size_kb = profile.eal.hugepage_size_kb
+    return math.ceil(profile.eal.memory_mb * 1024 / size_kb) + (HUGEPAGE_MARGIN if size_kb <= 2048 else 0)
+
+
+def eal_args(profile: Profile, *, file_prefix: str, huge_dir: str | None) -> list[str]:
+    """EAL argv for this profile. Never lets EAL scan PCI: --no-pci, or an allowlist per --nic."""
+    e = profile.eal
+    args = ["dpdk-harness", "--lcores", e.lcores_arg(), "--main-lcore", str(e.main_lcore),
+            "--file-prefix", file_prefix, f"--log-level={e.log_level}"]
+    if e.hugepages:
+        args += ["-m", str(e.memory_mb), "--huge-unlink"]
+        if huge_dir:
+            args += ["--huge-dir", huge_dir]
+    else:
+        args += ["--no-huge", "-m", str(e.memory_mb)]
+    if profile.ports.nic_mode:
+        for addr in profile.ports.pci:
+            args += ["-a", addr]
+    else:
+        args.append("--no-pci")
+    args += list(e.extra_args)
+    if "--no-pci" in args and any(a in ("-a", "--allow") for a in args):
+        raise UsageError("eal.extra_args: -a/--allow given in vdev mode; pass NICs with --nic instead")
+    return args
+
+
+@dataclass
+class Figure:
+    """A measured number, its target, and the verdict (None when the figure has no target)."""
+    test: str
+    name: str
+    value: float
+    unit: str = ""
+    target: float | None = None
+    op: str = ">="
+    passed: bool | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class HarnessSession:
+    """Lazily provisions and boots on first use; ``close()`` is idempotent and undoes everything."""
+
+    def __init__(self, profile: Profile, *, journal: Journal | None = None, sys_root: str = "/sys",
+                 proc_root: str = "/proc"):
+        self.profile = profile
+        self.journal = journal or Journal()
+        self.sys_root, self.proc_root = sys_root, proc_root
+        self.eal: probe.Eal | None = None
+        self.pool: probe.Mempool | None = None
+        self.file_prefix = f"dh-{os.getpid()}-{secrets.token_hex(3)}"
+        self.huge_dir: str | None = None
+        self.bound: dict[str, str] = {}
+        self.topologies: dict[tuple, topology.Topology] = {}
+        self.figures: list[Figure] = []
+        self.skips: list[tuple[str, str]] = []
+        self.error: HarnessError | None = None
+        self._lock = threading.RLock()
+        self._closed = False
+
+    # ---------------------------------------------------------------- bring-up
+
+    @property
+    def started(self) -> bool:
+        return self.eal is not None
+
+    def start(self) -> "HarnessSession":
+        with self._lock:
+            if self.error is not None:
+                raise self.error
+            if self.started:
+                return self
+            if self._closed:
+                raise HarnessError("the harness session is closed")
+            try:
+                self._provision()
+                probe.require_lib()
+                if not os.path.isdir(RUNTIME_BASE):
+                    self.journal.record("dir", path=RUNTIME_BASE)  # EAL creates it; it was not there
+                self.journal.record("dir", path=os.path.join(RUNTIME_BASE, self.file_prefix))
+                self.eal = probe.Eal.boot(eal_args(self.profile, file_prefix=self.file_prefix,
+                                                   huge_dir=self.huge_dir))
+                mp = self.profile.mempool
+                self.pool = probe.Mempool("dh_pool", mp.mbufs, mp.cache, mp.data_room, mp.socket)
+            except HarnessError as exc:
+                self.error = exc
+                self.close()
+                raise
+            return self
+
+    def _provision(self) -> None:
+        e = self.profile.eal
+        if e.hugepages:
+            node = self.profile.mempool.socket if self.profile.mempool.socket >= 0 else None
+            hugepages.ensure_free(self.journal, e.hugepage_size_kb, hugepages_needed(self.profile), node,
+                                  sys_root=self.sys_root)
+            self.huge_dir = hugepages.ensure_mount(self.journal, e.hugepage_size_kb, proc_root=self.proc_root)
+        for addr in self.profile.ports.pci:
+            self.bound[addr] = pci.bind(self.journal, addr, sys_root=self.sys_root)
+
+    def worker_lcores(self) -> list[int]:
+        self.start()
+        return self.eal.worker_lcores()
+
+    def topology(self, kind: str | None = None, *, queues: int | None = None) -> topology.Topology:
+        """The profile's ports (kind None), or a vdev topology of that kind, configured and started."""
+        self.start()
+        if self.profile.ports.nic_mode:
+            kind = "nic"
+        kind = kind or self.profile.ports.topology
+        key = (kind, queues)
+        with self._lock:
+            topo = self.topologies.get(key)
+            if topo is None:
+                if kind == "nic":
+                    topo = topology.nic_ports(self.profile)
+                else:
+                    topo = topology.build(kind, self.profile, self.journal, queues=queues)
+                self.topologies[key] = topo
+                topology.bring_up(topo, self.profile, self.pool, queues=queues)
+            return topo
+
+    # ---------------------------------------------------------------- teardown
+
+    def close(self) -> list[str]:
+        """Stop runs, remove topologies, free the pool, clean up EAL, undo host changes."""
+        with self._lock:
+            if self._closed:
+                return []
+            self._closed = True
+            errors: list[str] = []
+            if self.eal is not None:
+                probe.stop_all_runs()
+                for topo in self.topologies.values():
+                    errors += topology.teardown(topo)
+                self.topologies.clear()
+                for step in (lambda: self.pool and self.pool.free(), self.eal.cleanup):
+                    try:
+                        step()
+                    except HarnessError as exc:
+                        errors.append(str(exc))
+            errors += self.journal.undo_all()
+            return errors

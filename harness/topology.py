@@ -1,0 +1,223 @@
+"""Port sets under test: vdev topologies the harness builds and tears down, or the NICs of --nic.
+
+Every topology is built after EAL boot through ``rte_vdev_init`` (or ``rte_eth_from_rings``),
+so one EAL serves them all. Kernel-side objects (veth, netns, temp dirs) are recorded in the
+journal before they are made. Traffic generated here stays in 198.18.0.0/15 and inside devices
+this module created.
+"""
+from __future__ import annotations
+
+import os
+import pathlib
+import tempfile
+from dataclasses import dataclass, field
+
+from harness import probe
+from harness.errors import ProbeError, UsageError
+from harness.probe import Mempool, Port, PortConf
+from harness.profile import Profile
+
+# what each vdev kind can do, and why not when it cannot (reasons end up in SKIP messages)
+KIND_NOTES = {
+    "null_pair": "net_null source and sink: rx makes empty 64-byte mbufs, tx frees them",
+    "ring_wire": "two net_ring ports joined by rte_rings: what A sends, B receives (same mbufs)",
+    "tap": "net_tap fed from its kernel side; the kernel's flow hash picks the queue",
+    "af_packet": "net_af_packet with qpairs on a veth whose peer is in a harness netns; fanout hash picks the queue",
+    "pcap": "net_pcap replaying a capture the harness wrote",
+}
+
+_counter = iter(range(1_000_000))
+
+
+def _short_id() -> str:
+    return f"{os.getpid() % 100000}{next(_counter)}"
+
+
+def _disable_ipv6(ifname: str) -> None:
+    """No router solicitations or ND on links we own: the only frames on them are ours."""
+    path = pathlib.Path(f"/proc/sys/net/ipv6/conf/{ifname}/disable_ipv6")
+    try:
+        path.write_text("1")
+    except OSError:
+        pass
+
+
+@dataclass
+class Topology:
+    kind: str                       # one of profile.TOPOLOGIES, or "nic"
+    ports: list[Port]
+    description: str
+    wire: str | None = None         # ring wire name
+    kernel_if: str | None = None    # where frames are injected from the kernel side
+    netns: str | None = None
+    pcap_frames: int = 0            # frames in the replayed capture
+    vdevs: list[str] = field(default_factory=list)
+    port_conf: PortConf | None = None
+    device_rss: bool = True         # False where the kernel, not the device, picks the queue
+    notes: dict[str, str] = field(default_factory=dict)   # per-capability reasons it is missing
+
+    @property
+    def tx(self) -> Port:
+        """The port traffic is sent on."""
+        return self.ports[0]
+
+    @property
+    def rx(self) -> Port:
+        """The port traffic arrives on (the same port for single-port topologies)."""
+        return self.ports[-1]
+
+    @property
+    def kernel_fed(self) -> bool:
+        return self.kernel_if is not None
+
+    def feed(self, count: int, *, flows: int = 1, frame_size: int = 64) -> int:
+        """Send frames into the rx port from the kernel side (tap, af_packet)."""
+        if not self.kernel_fed:
+            raise UsageError(f"topology {self.kind} is not fed from the kernel")
+        return probe.inject(self.kernel_if, count, flows=flows, frame_size=frame_size, netns=self.netns)
+
+    def pending(self) -> int:
+        """mbufs sent into the wire and not yet received."""
+        return probe.ring_wire_pending(self.wire) if self.wire else 0
+
+    def describe_ports(self) -> str:
+        return ", ".join(f"{p.name} ({p.driver})" for p in self.ports)
+
+
+def _port_conf(profile: Profile, port: Port, *, queues: int | None = None, device_rss: bool = True) -> tuple[PortConf, dict[str, str]]:
+    """The profile's port configuration, as far as this device supports it; what it cannot is noted."""
+    info = port.info()
+    q = profile.queues
+    notes: dict[str, str] = {}
+    nb_rxq = min(queues or q.rx, info["max_rx_queues"])
+    nb_txq = min(queues or q.tx, info["max_tx_queues"])
+    if nb_rxq < (queues or q.rx):
+        notes["multi_queue"] = f"{info['driver']} offers {info['max_rx_queues']} rx queue(s)"
+    want = probe.rss_hf(profile.rss.hash_functions) if profile.rss.enabled else 0
+    have = info["flow_type_rss_offloads"]
+    rss = bool(want and nb_rxq > 1 and have and device_rss)
+    if not have:
+        notes["rss_hash"] = f"{info['driver']} ({info['name']}) reports no RSS hash functions"
+    if not info["reta_size"]:
+        notes["rss_reta"] = f"{info['driver']} ({info['name']}) has no redirection table"
+    conf = PortConf(
+        nb_rxq=nb_rxq, nb_txq=nb_txq,
+        rx_desc=q.rx_desc, tx_desc=q.tx_desc,
+        tx_free_thresh=q.tx_free_thresh, tx_rs_thresh=q.tx_rs_thresh,
+        lpbk_mode=profile.ports.lpbk_mode if profile.ports.loopback == "internal" else 0,
+        promisc=profile.ports.promiscuous, scatter=profile.mempool.scatter,
+        rss=rss, rss_hf=want & have if rss else 0,
+        rss_key=(profile.rss.key or b"") if rss else b"",
+    )
+    return conf, notes
+
+
+def bring_up(topo: Topology, profile: Profile, pool: Mempool, *, queues: int | None = None) -> Topology:
+    """Configure and start every port of the topology with the profile's queues and pool."""
+    for port in topo.ports:
+        conf, notes = _port_conf(profile, port, queues=queues, device_rss=topo.device_rss)
+        port.configure(conf, pool)
+        port.start()
+        topo.port_conf = conf
+        for k, v in notes.items():
+            topo.notes.setdefault(k, v)
+        port.link(wait_ms=int(profile.ports.link_timeout_s * 1000))
+    return topo
+
+
+def build(kind: str, profile: Profile, journal, *, queues: int | None = None) -> Topology:
+    """Create the vdevs (and kernel objects) of one topology; ports are not configured yet."""
+    sid = _short_id()
+    nq = queues or max(profile.queues.rx, profile.queues.tx)
+    if kind == "null_pair":
+        names = [f"net_null_dh{sid}s", f"net_null_dh{sid}k"]
+        ports = []
+        try:
+            for name in names:
+                # copy=0: the source hands out mbufs without writing them, the sink frees them
+                ports.append(probe.vdev_create(name, "copy=0"))
+        except ProbeError:
+            for name in names[: len(ports)]:
+                probe.vdev_destroy(name)
+            raise
+        ports[0].role, ports[1].role = "source", "sink"
+        return Topology(kind, ports, KIND_NOTES[kind], vdevs=names,
+                        notes={"payload": "net_null delivers mbufs without packet data"})
+    if kind == "ring_wire":
+        wire = f"dhw{sid}"
+        a, b = probe.ring_wire_create(wire, queues=nq, ring_size=max(1024, profile.queues.rx_desc))
+        return Topology(kind, [a, b], KIND_NOTES[kind], wire=wire)
+    if kind == "tap":
+        ifname = f"dhtap{sid}"[:15]
+        name = f"net_tap_dh{sid}"
+        journal.record("link", name=ifname, netns=None)  # the kernel drops it with the fd; belt and braces
+        port = probe.vdev_create(name, f"iface={ifname}")
+        port.role = "tap"
+        _disable_ipv6(ifname)
+        return Topology(kind, [port], KIND_NOTES[kind], kernel_if=ifname, vdevs=[name], device_rss=False,
+                        notes={"rss_hash": "net_tap RSS needs rte_flow (multiq qdisc), off on this kernel;"
+                                           " the kernel's flow hash spreads instead"})
+    if kind == "af_packet":
+        from harness.system import netns as netns_mod
+        ns = f"dh{os.getpid()}"
+        host_if, peer_if = f"dhv{sid}a"[:15], f"dhv{sid}b"[:15]
+        if not pathlib.Path(f"/run/netns/{ns}").exists():
+            netns_mod.create_netns(journal, ns)
+        netns_mod.create_veth_pair(journal, host_if, peer_if, ns)
+        name = f"net_af_packet_dh{sid}"
+        port = probe.vdev_create(name, f"iface={host_if},qpairs={nq},qdisc_bypass=0")
+        port.role = "af_packet"
+        return Topology(kind, [port], KIND_NOTES[kind], kernel_if=peer_if, netns=ns, vdevs=[name], device_rss=False,
+                        notes={"rss_hash": "net_af_packet delivers no RSS hash; PACKET_FANOUT_HASH spreads instead"})
+    if kind == "pcap":
+        tmp = tempfile.mkdtemp(prefix="dh-pcap-")
+        journal.record("dir", path=tmp)
+        src = os.path.join(tmp, "in.pcap")
+        frames = max(1024, profile.rss.flows)
+        probe.write_pcap(src, frames, flows=profile.rss.flows, frame_size=64)
+        name = f"net_pcap_dh{sid}"
+        port = probe.vdev_create(name, f"rx_pcap={src},tx_pcap={os.path.join(tmp, 'out.pcap')}")
+        port.role = "pcap"
+        return Topology(kind, [port], KIND_NOTES[kind], pcap_frames=frames, vdevs=[name],
+                        notes={"rss_hash": "net_pcap reports no RSS hash", "multi_queue": "net_pcap replays one file per queue"})
+    raise UsageError(f"--vdev: {kind!r} is not a topology; choose one of null_pair, ring_wire, tap, af_packet, pcap")
+
+
+def nic_ports(profile: Profile) -> Topology:
+    """The --nic ports EAL probed through its allowlist (-a), in the order given."""
+    ports = []
+    for i, pci in enumerate(profile.ports.pci):
+        port = Port.by_name(pci, role=f"nic{i}")
+        ports.append(port)
+    loop = profile.ports.loopback
+    desc = {"cable": "NIC ports joined by a loopback cable", "internal": "one NIC port in internal loopback",
+            "none": "NIC ports"}[loop]
+    return Topology("nic", ports, desc)
+
+
+def teardown(topo: Topology) -> list[str]:
+    """Stop and remove what :func:`build` made; returns problems as one-line strings."""
+    errors = []
+    for port in topo.ports:
+        try:
+            port.stop()
+        except ProbeError as exc:
+            errors.append(str(exc))
+    if topo.kind == "nic":
+        for port in topo.ports:
+            try:
+                port.close()
+            except ProbeError as exc:
+                errors.append(str(exc))
+        return errors
+    if topo.wire:
+        try:
+            probe.ring_wire_destroy(topo.wire)
+        except ProbeError as exc:
+            errors.append(str(exc))
+    for name in topo.vdevs:
+        try:
+            probe.vdev_destroy(name)
+        except ProbeError as exc:
+            errors.append(str(exc))
+    return errors

@@ -1,0 +1,108 @@
+"""Standard traffic runs over a topology. The loops are C on a worker lcore; this only composes tasks."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from harness.probe import Mempool, Run, RunStats, Task
+from harness.topology import Topology
+
+
+def sink_tasks(topo: Topology) -> list[Task]:
+    nq = topo.port_conf.nb_rxq if topo.port_conf else 1
+    return [Task.sink(topo.rx, q) for q in range(nq)]
+
+
+@dataclass
+class Delivery:
+    """What one exchange over a wire did: intended, offered (taken by tx), received."""
+    intended: int
+    sent: int
+    unsent: int
+    received: int
+    ours: int
+    pending: int
+    seconds: float
+    stats: RunStats
+
+    @property
+    def lost(self) -> int:
+        """Frames offered or attempted that did not arrive as ours; unsent frames count as loss."""
+        return max(0, self.sent + self.unsent - self.ours)
+
+    @property
+    def loss_ratio(self) -> float:
+        attempted = self.sent + self.unsent
+        return self.lost / attempted if attempted else 0.0
+
+    @property
+    def rx_pps(self) -> float:
+        return self.ours / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def offered_pps(self) -> float:
+        return self.sent / self.seconds if self.seconds > 0 else 0.0
+
+
+def drain(topo: Topology, lcore: int, timeout_s: float = 1.0) -> int:
+    """Receive and free whatever is still in flight on the rx side; returns frames drained."""
+    run = Run(lcore, sink_tasks(topo))
+    deadline = time.monotonic() + timeout_s
+    try:
+        while time.monotonic() < deadline:
+            time.sleep(0.02)
+            if topo.pending() == 0 and not topo.kind == "nic":
+                break
+    finally:
+        st = run.stop()
+    return st.rx_pkts
+
+
+def _delivery(intended: int, st: RunStats, pending: int, seconds: float) -> Delivery:
+    gen = st.tasks[0]
+    sinks = st.tasks[1:]
+    return Delivery(intended=intended, sent=gen["tx_pkts"], unsent=gen["tx_unsent"],
+                    received=sum(s["rx_pkts"] for s in sinks), ours=sum(s["rx_ours"] for s in sinks),
+                    pending=pending, seconds=seconds, stats=st)
+
+
+def exchange(topo: Topology, lcore: int, pool: Mempool, count: int, *, flows: int = 1, frame_size: int = 64,
+             burst: int = 32, rate_pps: int = 0, timeout_s: float = 10.0, flags: int = 0) -> Delivery:
+    """Send ``count`` frames on topo.tx and receive on topo.rx (same lcore); wait until all arrived."""
+    run = Run(lcore, [Task.gen(topo.tx)] + sink_tasks(topo), pool=pool, burst=burst, frame_size=frame_size,
+              flows=flows, count=count, rate_pps=rate_pps, flags=flags)
+    t0 = time.monotonic()
+    try:
+        run.wait_generated(timeout_s)
+        deadline = time.monotonic() + min(timeout_s, 2.0)
+        while time.monotonic() < deadline:
+            st = run.stats()
+            if sum(s["rx_ours"] for s in st.tasks[1:]) >= st.tasks[0]["tx_pkts"]:
+                break
+            time.sleep(0.01)
+    finally:
+        st = run.stop()
+    return _delivery(count, st, topo.pending(), time.monotonic() - t0)
+
+
+def max_rate(topo: Topology, lcore: int, pool: Mempool, seconds: float, *, flows: int = 1, frame_size: int = 64,
+             burst: int = 32, warmup_s: float = 0.0) -> Delivery:
+    """Offer as much as the loop can for ``seconds``; measure what arrives. Drains afterwards."""
+    run = Run(lcore, [Task.gen(topo.tx)] + sink_tasks(topo), pool=pool, burst=burst, frame_size=frame_size,
+              flows=flows)
+    try:
+        time.sleep(warmup_s)
+        first = run.stats()
+        time.sleep(seconds)
+        last = run.stats()
+    finally:
+        run.stop()
+    pending = topo.pending()
+    drain(topo, lcore)
+    gen0, gen1 = first.tasks[0], last.tasks[0]
+    delta = RunStats(**{**last.__dict__, "tasks": [
+        {k: b[k] - a[k] for k in b} for a, b in zip(first.tasks, last.tasks)]})
+    elapsed = last.elapsed_s - first.elapsed_s
+    d = _delivery(0, delta, pending, elapsed)
+    d.intended = gen1["tx_pkts"] + gen1["tx_unsent"] - gen0["tx_pkts"] - gen0["tx_unsent"]
+    return d

@@ -1,0 +1,36 @@
+"""Ports: the deployment's ports come up as the profile configures them and a wire carries every frame."""
+import pytest
+
+from harness import traffic
+
+INTEGRITY_FRAMES = 100_000
+
+
+def test_ports_start_as_configured(ports, profile, measure):
+    """Steps: configure every port under test with the profile's queues, descriptors and pool; start it.
+    Verify: each port reports link up and holds the queue counts the profile asked for."""
+    for port in ports.ports:
+        info, link = port.info(), port.link(wait_ms=int(profile.ports.link_timeout_s * 1000))
+        assert link["up"], (
+            f"port {info['name']} ({info['driver']}): link down after {profile.ports.link_timeout_s} s; "
+            "check the cable / loopback, or raise ports.link_timeout_s")
+        want_rx = min(profile.queues.rx, info["max_rx_queues"])
+        assert info["nb_rx_queues"] == want_rx, (
+            f"port {info['name']}: {info['nb_rx_queues']} rx queues configured, profile asks for {want_rx}")
+        measure(f"{info['name']}.link_speed", link["speed_mbps"], unit="Mbps")
+
+
+@pytest.mark.requires("wire", "payload")
+def test_wire_delivers_every_frame(ports, pool, worker, profile, measure):
+    """Steps: send 100,000 frames of the profile's flow count on the tx port; drain the rx port on the same lcore.
+    Verify: every frame tx_burst took arrives, recognised as ours; nothing stays in flight; unsent frames are freed."""
+    d = traffic.exchange(ports, worker, pool, INTEGRITY_FRAMES, flows=profile.rss.flows,
+                         burst=profile.queues.burst, rate_pps=0 if ports.kind == "ring_wire" else 1_000_000)
+    measure("wire_frames_sent", d.sent, unit="frames")
+    measure("wire_frames_lost", d.lost, unit="frames", target=0, op="<=")
+    assert d.sent + d.unsent == INTEGRITY_FRAMES, (
+        f"the generator stopped at {d.sent + d.unsent} of {INTEGRITY_FRAMES} frames; "
+        "is the pool large enough (mempool.mbufs)?")
+    assert d.ours == d.sent and d.pending == 0, (
+        f"sent {d.sent}, received {d.ours} of ours ({d.received} in all), {d.pending} still in flight: "
+        f"{ports.describe_ports()} loses frames; check the cable and rx descriptor count (queues.rx_desc)")
