@@ -22,6 +22,8 @@ from harness.stash import REPORT_DIR_KEY, SESSION_KEY
 from harness.system import hugepages, inventory, pci
 
 LEAK_SETTLE_S = 2.0
+# Tests of the harness point this at a fabricated sysfs tree; users never need it.
+SYS_ROOT = os.environ.get("DPDK_HARNESS_SYS_ROOT", "/sys")
 _current_session: HarnessSession | None = None  # for hooks that get no config (logreport)
 
 
@@ -50,11 +52,22 @@ def _load(config):
     )
     check_host(prof, os.sched_getaffinity(0))
     for addr in prof.ports.pci:  # read-only safety checks before anything is changed
-        pci.check_safe(pci.device_info(addr))
+        pci.check_safe(pci.device_info(addr, sys_root=SYS_ROOT))
     return prof
 
 
+_OWNER_PID = os.getpid()
+
+
 def _interrupt(signum, frame):
+    """SIGTERM/SIGHUP: unwind like Ctrl-C so teardown restores the host.
+
+    Only in the process that owns the run: a forked child (pyroute2 forks for namespace work
+    and stops its children with SIGTERM) must die at once, as the default action would, and
+    never run our teardown or carry on as a copy of pytest.
+    """
+    if os.getpid() != _OWNER_PID:
+        os._exit(128 + signum)
     raise KeyboardInterrupt(f"signal {signum}")
 
 
@@ -76,11 +89,13 @@ def pytest_configure(config):
         report_dir.mkdir(parents=True, exist_ok=True)
         config.option.xmlpath = str(report_dir / "junit.xml")
     global _current_session
-    sess = HarnessSession(prof)
+    sess = HarnessSession(prof, sys_root=SYS_ROOT)
     config.stash[SESSION_KEY] = sess
     _current_session = sess
     config.pluginmanager.register(fixtures, "harness.fixtures")
     atexit.register(sess.close)
+    global _OWNER_PID
+    _OWNER_PID = os.getpid()
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _interrupt)
 
@@ -103,11 +118,11 @@ def pytest_report_header(config):
     except Exception as exc:  # the header must not fail the run; the session reports it properly
         dpdk = f"unavailable ({exc})"
     if p.ports.nic_mode:
-        ports = ", ".join(f"{a} ({pci.device_info(a).driver or 'no driver'})" for a in p.ports.pci)
+        ports = ", ".join(f"{a} ({pci.device_info(a, sys_root=SYS_ROOT).driver or 'no driver'})" for a in p.ports.pci)
         ports = f"NICs {ports}, loopback {p.ports.loopback}"
     else:
         ports = f"vdev topology {p.ports.topology}"
-    pools = ", ".join(f"{pp.size_kb}kB: {pp.free}/{pp.total} free" for pp in hugepages.read_pools() if pp.node is None)
+    pools = ", ".join(f"{pp.size_kb}kB: {pp.free}/{pp.total} free" for pp in hugepages.read_pools(sys_root=SYS_ROOT) if pp.node is None)
     return [
         f"dpdk-harness {__version__}, {dpdk}",
         f"profile: {p.name} ({p.path})",
@@ -133,7 +148,7 @@ def _harness_inventory(request, record_testsuite_property):
     sess = request.config.stash.get(SESSION_KEY, None)
     if sess is None:
         return
-    for key, value in inventory.host_inventory().items():
+    for key, value in inventory.host_inventory(sys_root=SYS_ROOT).items():
         record_testsuite_property(key, value)
     record_testsuite_property("profile", sess.profile.name)
     record_testsuite_property("harness_version", __version__)
@@ -144,13 +159,13 @@ def pytest_runtest_call(item):
     """Leak guard: a test that leaves mbufs of the pool in use fails, naming the count."""
     sess = item.config.stash.get(SESSION_KEY, None)
     pool = sess.pool if sess is not None and sess.started else None
-    before = (pool.stats().in_use, _pending(sess)) if pool is not None else None
+    before = (pool.stats().in_use, _accounted(sess)) if pool is not None else None
     result = yield
     if before is None or item.get_closest_marker("allow_mbuf_leak"):
         return result
     deadline = time.monotonic() + LEAK_SETTLE_S
     while True:
-        leaked = (pool.stats().in_use - before[0]) - (_pending(sess) - before[1])
+        leaked = (pool.stats().in_use - before[0]) - (_accounted(sess) - before[1])
         if leaked <= 0 or time.monotonic() > deadline:
             break
         time.sleep(0.05)
@@ -169,8 +184,9 @@ def pytest_runtest_logreport(report):
             sess.skips.append((report.nodeid, str(report.longrepr[2]).removeprefix("Skipped: ")))
 
 
-def _pending(sess) -> int:
-    return sum(t.pending() for t in sess.topologies.values())
+def _accounted(sess) -> int:
+    """mbufs in use for a reason: in flight on a wire, or held by started ports."""
+    return sum(t.pending() + t.held_mbufs for t in sess.topologies.values())
 
 
 def _fmt(v):
@@ -218,7 +234,7 @@ def _write_reports(config, sess, rows, headers, exitstatus):
         "profile": {"name": sess.profile.name, "path": sess.profile.path},
         "exit_status": int(exitstatus),
         "outcomes": outcomes,
-        "inventory": inventory.host_inventory(),
+        "inventory": inventory.host_inventory(sys_root=SYS_ROOT),
         "figures": [f.__dict__ for f in sess.figures],
         "skips": [{"check": n, "reason": r} for n, r in sess.skips],
     }

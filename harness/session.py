@@ -82,6 +82,7 @@ class HarnessSession:
         self.error: HarnessError | None = None
         self._lock = threading.RLock()
         self._closed = False
+        self._owner_pid = os.getpid()
 
     # ---------------------------------------------------------------- bring-up
 
@@ -149,6 +150,8 @@ class HarnessSession:
 
     def close(self) -> list[str]:
         """Stop runs, remove topologies, free the pool, clean up EAL, undo host changes."""
+        if os.getpid() != self._owner_pid:
+            return []  # a forked child: the host changes belong to the parent, never undo them here
         with self._lock:
             if self._closed:
                 return []

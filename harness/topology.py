@@ -54,6 +54,7 @@ class Topology:
     vdevs: list[str] = field(default_factory=list)
     port_conf: PortConf | None = None
     device_rss: bool = True         # False where the kernel, not the device, picks the queue
+    held_mbufs: int = 0             # mbufs the started ports keep (rx rings, PMD buffers): not a leak
     notes: dict[str, str] = field(default_factory=dict)   # per-capability reasons it is missing
 
     @property
@@ -114,6 +115,7 @@ def _port_conf(profile: Profile, port: Port, *, queues: int | None = None, devic
 
 def bring_up(topo: Topology, profile: Profile, pool: Mempool, *, queues: int | None = None) -> Topology:
     """Configure and start every port of the topology with the profile's queues and pool."""
+    before = pool.stats().in_use
     for port in topo.ports:
         conf, notes = _port_conf(profile, port, queues=queues, device_rss=topo.device_rss)
         port.configure(conf, pool)
@@ -122,6 +124,7 @@ def bring_up(topo: Topology, profile: Profile, pool: Mempool, *, queues: int | N
         for k, v in notes.items():
             topo.notes.setdefault(k, v)
         port.link(wait_ms=int(profile.ports.link_timeout_s * 1000))
+    topo.held_mbufs = pool.stats().in_use - before
     return topo
 
 

@@ -304,10 +304,9 @@ int probe_vdev_destroy(const char *name)
     if (!eal_ready || name == NULL)
         return -EINVAL;
     uint16_t port;
-    if (rte_eth_dev_get_port_by_name(name, &port) == 0) {
+    if (rte_eth_dev_get_port_by_name(name, &port) == 0)
         rte_eth_dev_stop(port);
-        rte_eth_dev_close(port);
-    }
+    /* the driver's remove closes and releases the port: closing it here too double-frees */
     int rc = rte_vdev_uninit(name);
     return rc < 0 ? (rc == -1 ? ERR_RTE() : rc) : 0;
 }
@@ -421,10 +420,8 @@ int probe_ring_wire_destroy(const char *name)
     for (int s = 0; s < 2; s++) {
         uint16_t port;
         snprintf(pn, sizeof(pn), "net_ring_%s_%s", name, sides[s]);
-        if (rte_eth_dev_get_port_by_name(pn, &port) == 0) {
+        if (rte_eth_dev_get_port_by_name(pn, &port) == 0)
             rte_eth_dev_stop(port);
-            rte_eth_dev_close(port);
-        }
         rte_vdev_uninit(pn);
     }
     for (uint16_t q = 0; q < w->nq; q++) {

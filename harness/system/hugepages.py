@@ -177,8 +177,12 @@ def _parse_size_kb(text: str) -> int | None:
     return n // 1024  # plain bytes
 
 
-def find_mount(size_kb: int, proc_root="/proc", default_size_kb=2048) -> str | None:
-    """The first hugetlbfs mount serving ``size_kb`` pages, from ``<proc_root>/mounts``."""
+def find_mount(size_kb: int, proc_root="/proc", default_size_kb=2048, skip_under=None) -> str | None:
+    """The first hugetlbfs mount serving ``size_kb`` pages, from ``<proc_root>/mounts``.
+
+    Mounts below ``skip_under`` are passed over: those belong to other harness runs, which
+    unmount them when they end.
+    """
     try:
         text = (Path(proc_root) / "mounts").read_text()
     except OSError:
@@ -191,8 +195,11 @@ def find_mount(size_kb: int, proc_root="/proc", default_size_kb=2048) -> str | N
         for opt in fields[3].split(","):
             if opt.startswith("pagesize="):
                 page_kb = _parse_size_kb(opt[len("pagesize="):])
+        path = _unescape(fields[1])
+        if skip_under and (path + "/").startswith(str(skip_under).rstrip("/") + "/"):
+            continue
         if page_kb == size_kb:
-            return _unescape(fields[1])
+            return path
     return None
 
 
@@ -210,14 +217,16 @@ def ensure_mount(
     proc_root="/proc",
     mounter: Callable[[str, int], None] | None = None,
 ) -> str:
-    """An existing hugetlbfs mount for ``size_kb``, else mount one at ``<base>/hugepages-<size>kB``.
+    """An existing hugetlbfs mount for ``size_kb``, else mount one of this run's own at
+    ``<base>/<run id>/hugepages-<size>kB`` (never shared: a run unmounts only what it mounted,
+    and another run's mmaps must not make that unmount fail).
 
     ``mounter(target, size_kb)`` does the mount and raises OSError on failure (default: ``mount``).
     """
-    found = find_mount(size_kb, proc_root=proc_root)
+    found = find_mount(size_kb, proc_root=proc_root, skip_under=base)
     if found:
         return found
-    target = Path(base) / f"hugepages-{size_kb}kB"
+    target = Path(base) / getattr(journal, "run_id", "run") / f"hugepages-{size_kb}kB"
     change = journal.record("mount", target=str(target))
     try:
         target.mkdir(parents=True, exist_ok=True)
@@ -242,6 +251,10 @@ def _undo_mount(data: dict) -> None:
     target = Path(data["target"])
     if os.path.ismount(target):
         res = subprocess.run(["umount", str(target)], capture_output=True, text=True)
+        if res.returncode != 0 and "busy" in (res.stderr or ""):
+            # our own mount, still mapped by this (exiting) process after rte_eal_cleanup:
+            # detach it now; the kernel frees it when the last mapping goes
+            res = subprocess.run(["umount", "-l", str(target)], capture_output=True, text=True)
         if res.returncode != 0 and "not mounted" not in (res.stderr or ""):
             raise HostError(
                 f"umount {target} failed ({' '.join(res.stderr.split())}); "
@@ -254,3 +267,7 @@ def _undo_mount(data: dict) -> None:
     except OSError as err:
         if err.errno not in (errno.ENOTEMPTY, errno.EEXIST, errno.EBUSY):
             raise
+    try:  # the per-run directory the mount point was made in
+        target.parent.rmdir()
+    except OSError:
+        pass
