@@ -143,7 +143,7 @@ def test_ensure_mount_uses_an_existing_mount(host, journal):
 def test_ensure_mount_records_then_mounts(host, journal):
     host.set_mounts("tmpfs /run tmpfs rw 0 0")
     base = host.root / "base"
-    target = base / "hugepages-1048576kB"
+    target = base / journal.run_id / "hugepages-1048576kB"  # this run's own, never shared
     calls = []
 
     def mounter(tgt, size_kb):
@@ -156,7 +156,19 @@ def test_ensure_mount_records_then_mounts(host, journal):
     assert calls == [(str(target), 1048576)] and target.is_dir()
     # undo: not a mount point here, so just the empty directory goes
     assert journal.undo_all() == []
-    assert not target.exists()
+    assert not target.exists() and not target.parent.exists()
+
+
+def test_another_runs_mount_is_not_reused(host, journal):
+    """A mount under the state dir belongs to another run, which unmounts it when it ends."""
+    base = host.root / "base"
+    host.set_mounts(f"nodev {base}/run-other/hugepages-2048kB hugetlbfs rw,pagesize=2M 0 0",
+                    "nodev /dev/hugepages hugetlbfs rw,pagesize=2M 0 0")
+    assert ensure_mount(journal, 2048, base=base, proc_root=host.proc_root,
+                        mounter=lambda *a: None) == "/dev/hugepages"
+    host.set_mounts(f"nodev {base}/run-other/hugepages-2048kB hugetlbfs rw,pagesize=2M 0 0")
+    assert ensure_mount(journal, 2048, base=base, proc_root=host.proc_root,
+                        mounter=lambda *a: None) == str(base / journal.run_id / "hugepages-2048kB")
 
 
 def test_ensure_mount_failure_is_rolled_back(host, journal):

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# dpdk-harness entry point.
+#   ./harness.sh suites [pytest args]   set up if needed, run the conformance suites (default: vdev profile)
+#   ./harness.sh test   [pytest args]   set up if needed, run the whole test suite (ours and the suites)
+#   ./harness.sh setup                  install DPDK (apt), build the probe into .venv
+#   ./harness.sh restore                undo what a killed run left on the host
+set -euo pipefail
+cd "$(dirname "$0")"
+VENV=.venv
+STAMP=$VENV/.installed
+APT_PACKAGES=(dpdk dpdk-dev libdpdk-dev pkg-config iproute2 util-linux python3-venv)
+
+die() { echo "harness.sh: $*" >&2; exit 2; }
+
+need_root() {
+    [ "$(id -u)" = 0 ] || die "run as root (sudo ./harness.sh $1): the harness reserves hugepages, boots DPDK and makes tap/veth devices, and gives them all back at exit"
+}
+
+install_apt() {
+    if pkg-config --exists libdpdk 2>/dev/null && command -v dpdk-testpmd >/dev/null && command -v ip >/dev/null; then
+        return
+    fi
+    command -v apt-get >/dev/null || die "DPDK development files not found and no apt-get: install DPDK 22.11 (libdpdk-dev, pkg-config) yourself"
+    echo "harness.sh: installing ${APT_PACKAGES[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${APT_PACKAGES[@]}" >/dev/null
+}
+
+install_python() {
+    local py=${PYTHON:-python3}
+    if [ ! -x $VENV/bin/python ]; then
+        $py -m venv $VENV || die "cannot create $VENV with $py -m venv (apt-get install python3-venv)"
+    fi
+    # rebuild when the probe, its build or the package metadata changed since the last install
+    if [ ! -f $STAMP ] || [ -n "$(find pyproject.toml setup.py harness/__init__.py harness/native -newer $STAMP -print -quit)" ]; then
+        echo "harness.sh: building the probe and installing dpdk-harness into $VENV"
+        $VENV/bin/pip install -q --upgrade pip >/dev/null
+        $VENV/bin/pip install -q -e ".[test]"
+        touch $STAMP
+    fi
+}
+
+setup() { need_root "$1"; install_apt; install_python; }
+
+cmd=${1:-help}; shift || true
+case "$cmd" in
+    setup)   setup setup ;;
+    suites)  setup suites; exec $VENV/bin/pytest suites/ "$@" ;;
+    test)    setup test; exec $VENV/bin/pytest tests/ suites/ "$@" ;;
+    restore) exec ${VENV}/bin/python -m harness restore "$@" ;;
+    *)       sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; [ "$cmd" = help ] || exit 2 ;;
+esac
