@@ -50,7 +50,7 @@ def _load(config):
         topology=config.getoption("vdev"),
         lcores=config.getoption("lcores"),
     )
-    check_host(prof, os.sched_getaffinity(0))
+    check_host(prof, inventory.online_cpus(SYS_ROOT))
     for addr in prof.ports.pci:  # read-only safety checks before anything is changed
         pci.check_safe(pci.device_info(addr, sys_root=SYS_ROOT))
     return prof

@@ -15,7 +15,11 @@ def sink_tasks(topo: Topology) -> list[Task]:
 
 @dataclass
 class Delivery:
-    """What one exchange over a wire did: intended, offered (taken by tx), received."""
+    """What one exchange over a wire did: intended, offered (taken by tx), received.
+
+    Counts cover the whole run, including frames drained from the wire after it stopped;
+    rates cover the measurement window only.
+    """
     intended: int
     sent: int
     unsent: int
@@ -24,6 +28,8 @@ class Delivery:
     pending: int
     seconds: float
     stats: RunStats
+    rx_pps: float = 0.0
+    offered_pps: float = 0.0
 
     @property
     def lost(self) -> int:
@@ -35,35 +41,30 @@ class Delivery:
         attempted = self.sent + self.unsent
         return self.lost / attempted if attempted else 0.0
 
-    @property
-    def rx_pps(self) -> float:
-        return self.ours / self.seconds if self.seconds > 0 else 0.0
-
-    @property
-    def offered_pps(self) -> float:
-        return self.sent / self.seconds if self.seconds > 0 else 0.0
-
 
 def drain(topo: Topology, lcore: int, timeout_s: float = 1.0) -> int:
-    """Receive and free whatever is still in flight on the rx side; returns frames drained."""
+    """Receive and free whatever is still in flight on the rx side; returns our frames drained."""
     run = Run(lcore, sink_tasks(topo))
     deadline = time.monotonic() + timeout_s
     try:
         while time.monotonic() < deadline:
             time.sleep(0.02)
-            if topo.pending() == 0 and not topo.kind == "nic":
+            if topo.pending() == 0 and topo.kind != "nic":
                 break
     finally:
         st = run.stop()
-    return st.rx_pkts
+    return st.total("rx_ours")
 
 
-def _delivery(intended: int, st: RunStats, pending: int, seconds: float) -> Delivery:
-    gen = st.tasks[0]
-    sinks = st.tasks[1:]
-    return Delivery(intended=intended, sent=gen["tx_pkts"], unsent=gen["tx_unsent"],
-                    received=sum(s["rx_pkts"] for s in sinks), ours=sum(s["rx_ours"] for s in sinks),
-                    pending=pending, seconds=seconds, stats=st)
+def _delivery(intended: int, st: RunStats, pending: int, seconds: float, drained: int = 0) -> Delivery:
+    gen, sinks = st.tasks[0], st.tasks[1:]
+    ours = sum(s["rx_ours"] for s in sinks) + drained
+    d = Delivery(intended=intended, sent=gen["tx_pkts"], unsent=gen["tx_unsent"],
+                 received=sum(s["rx_pkts"] for s in sinks) + drained, ours=ours,
+                 pending=pending, seconds=seconds, stats=st)
+    if seconds > 0:
+        d.rx_pps, d.offered_pps = ours / seconds, gen["tx_pkts"] / seconds
+    return d
 
 
 def exchange(topo: Topology, lcore: int, pool: Mempool, count: int, *, flows: int = 1, frame_size: int = 64,
@@ -87,7 +88,8 @@ def exchange(topo: Topology, lcore: int, pool: Mempool, count: int, *, flows: in
 
 def max_rate(topo: Topology, lcore: int, pool: Mempool, seconds: float, *, flows: int = 1, frame_size: int = 64,
              burst: int = 32, warmup_s: float = 0.0) -> Delivery:
-    """Offer as much as the loop can for ``seconds``; measure what arrives. Drains afterwards."""
+    """Offer as much as the loop can; rates over ``seconds`` after ``warmup_s``, loss over the whole
+    run including what is drained from the wire after it stops."""
     run = Run(lcore, [Task.gen(topo.tx)] + sink_tasks(topo), pool=pool, burst=burst, frame_size=frame_size,
               flows=flows)
     try:
@@ -96,13 +98,13 @@ def max_rate(topo: Topology, lcore: int, pool: Mempool, seconds: float, *, flows
         time.sleep(seconds)
         last = run.stats()
     finally:
-        run.stop()
+        final = run.stop()
     pending = topo.pending()
-    drain(topo, lcore)
-    gen0, gen1 = first.tasks[0], last.tasks[0]
-    delta = RunStats(**{**last.__dict__, "tasks": [
-        {k: b[k] - a[k] for k in b} for a, b in zip(first.tasks, last.tasks)]})
-    elapsed = last.elapsed_s - first.elapsed_s
-    d = _delivery(0, delta, pending, elapsed)
-    d.intended = gen1["tx_pkts"] + gen1["tx_unsent"] - gen0["tx_pkts"] - gen0["tx_unsent"]
+    drained = drain(topo, lcore)
+    d = _delivery(final.tasks[0]["tx_pkts"] + final.tasks[0]["tx_unsent"], final, pending, 0.0, drained)
+    window = last.elapsed_s - first.elapsed_s
+    if window > 0:
+        d.seconds = window
+        d.rx_pps = (last.total("rx_ours") - first.total("rx_ours")) / window
+        d.offered_pps = (last.tasks[0]["tx_pkts"] - first.tasks[0]["tx_pkts"]) / window
     return d

@@ -553,37 +553,62 @@ struct probe_run {
     uint32_t launched;
 };
 
-static void task_fwd(struct probe_run *r, const struct probe_task *t, struct probe_task_stats *s)
+/* rx_burst on the task's queue, counting polls and empty polls */
+static inline uint16_t rx_poll(const struct probe_run *r, const struct probe_task *t,
+                               struct probe_task_stats *s, struct rte_mbuf **bufs)
 {
-    struct rte_mbuf *bufs[PROBE_MAX_BURST];
     uint16_t n = rte_eth_rx_burst(t->rx_port, t->rx_queue, bufs, r->conf.burst);
     s->rx_polls++;
-    if (n == 0) {
-        s->rx_empty_polls++;
-        return;
-    }
-    s->rx_pkts += n;
-    if (r->conf.flags & PROBE_F_COPY_FWD) {
-        /* the deliberate fault: forward copies, as an application that linearises would */
-        for (uint16_t i = 0; i < n; i++) {
-            struct rte_mbuf *c = rte_pktmbuf_copy(bufs[i], bufs[i]->pool, 0, UINT32_MAX);
-            rte_pktmbuf_free(bufs[i]);
-            bufs[i] = c;
-            s->copies += c != NULL;
-        }
-    }
+    s->rx_empty_polls += n == 0;
+    return n;
+}
+
+/* tx_burst; the caller owns what the PMD did not take, so free it (unless the run is the
+ * deliberate "forgets to free unsent mbufs" fault) and count it as unsent */
+static inline void tx_and_free_unsent(const struct probe_run *r, const struct probe_task *t,
+                                      struct probe_task_stats *s, struct rte_mbuf **bufs, uint16_t n)
+{
     uint64_t bytes = 0;
     for (uint16_t i = 0; i < n; i++)
-        bytes += bufs[i] ? rte_pktmbuf_pkt_len(bufs[i]) : 0;
-    s->rx_bytes += bytes;
+        bytes += rte_pktmbuf_pkt_len(bufs[i]);
     uint16_t sent = rte_eth_tx_burst(t->tx_port, t->tx_queue, bufs, n);
     s->tx_calls++;
     s->tx_pkts += sent;
     if (sent < n) {
+        for (uint16_t i = sent; i < n; i++)
+            bytes -= rte_pktmbuf_pkt_len(bufs[i]);
         s->tx_unsent += n - sent;
         if (!(r->conf.flags & PROBE_F_LEAK_UNSENT))
             rte_pktmbuf_free_bulk(&bufs[sent], n - sent);
     }
+    s->tx_bytes += bytes;
+}
+
+static void task_fwd(struct probe_run *r, const struct probe_task *t, struct probe_task_stats *s)
+{
+    struct rte_mbuf *bufs[PROBE_MAX_BURST];
+    uint16_t n = rx_poll(r, t, s, bufs);
+    if (n == 0)
+        return;
+    s->rx_pkts += n;
+    for (uint16_t i = 0; i < n; i++)
+        s->rx_bytes += rte_pktmbuf_pkt_len(bufs[i]);
+    if (r->conf.flags & PROBE_F_COPY_FWD) {
+        /* the deliberate fault: forward copies, as an application that linearises would */
+        uint16_t kept = 0;
+        for (uint16_t i = 0; i < n; i++) {
+            struct rte_mbuf *c = rte_pktmbuf_copy(bufs[i], bufs[i]->pool, 0, UINT32_MAX);
+            rte_pktmbuf_free(bufs[i]);
+            if (c != NULL) {
+                bufs[kept++] = c;
+                s->copies++;
+            } else {
+                s->alloc_fail++;
+            }
+        }
+        n = kept;
+    }
+    tx_and_free_unsent(r, t, s, bufs, n);
 }
 
 struct gen_state {
@@ -625,26 +650,15 @@ static void task_gen(struct probe_run *r, const struct probe_task *t, struct pro
         m->pkt_len = len;
         g->seq++;
     }
-    uint16_t sent = rte_eth_tx_burst(t->tx_port, t->tx_queue, bufs, n);
-    s->tx_calls++;
-    s->tx_pkts += sent;
-    s->tx_bytes += (uint64_t)sent * len;
-    if (sent < n) {
-        s->tx_unsent += n - sent;
-        if (!(c->flags & PROBE_F_LEAK_UNSENT))
-            rte_pktmbuf_free_bulk(&bufs[sent], n - sent);
-    }
+    tx_and_free_unsent(r, t, s, bufs, n);
 }
 
 static void task_sink(struct probe_run *r, const struct probe_task *t, struct probe_task_stats *s)
 {
     struct rte_mbuf *bufs[PROBE_MAX_BURST];
-    uint16_t n = rte_eth_rx_burst(t->rx_port, t->rx_queue, bufs, r->conf.burst);
-    s->rx_polls++;
-    if (n == 0) {
-        s->rx_empty_polls++;
+    uint16_t n = rx_poll(r, t, s, bufs);
+    if (n == 0)
         return;
-    }
     uint64_t bytes = 0, ours = 0;
     for (uint16_t i = 0; i < n; i++) {
         struct rte_mbuf *m = bufs[i];

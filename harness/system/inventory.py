@@ -5,6 +5,7 @@ and the report header. Values the host does not provide are empty strings.
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from harness.system.hugepages import read_pools
@@ -82,3 +83,18 @@ def host_inventory(sys_root="/sys", proc_root="/proc") -> dict[str, str]:
     )
     inv["hugepages"] = _hugepages_text(sys_root)
     return inv
+
+
+def online_cpus(sys_root="/sys") -> set[int]:
+    """CPUs the kernel has online (``devices/system/cpu/online``, e.g. ``0-3,6``).
+
+    Used instead of the calling thread's affinity: once EAL has booted, the main thread is
+    pinned to the main lcore's CPU, and every process it starts inherits that mask, yet EAL
+    in such a child still pins its lcores to any online CPU.
+    """
+    text = _read(Path(sys_root) / "devices/system/cpu/online")
+    cpus: set[int] = set()
+    for part in filter(None, text.replace(" ", "").split(",")):
+        lo, _, hi = part.partition("-")
+        cpus.update(range(int(lo), int(hi or lo) + 1))
+    return cpus or set(range(os.cpu_count() or 1))

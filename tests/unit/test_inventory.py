@@ -59,3 +59,10 @@ def test_inventory_of_a_plain_host_is_all_strings(tmp_path):
 def test_inventory_of_an_empty_tree_does_not_raise(tmp_path):
     inv = host_inventory(sys_root=tmp_path / "sys", proc_root=tmp_path / "proc")
     assert inv["cpu_model"] == "" and inv["hugepages"] == "" and inv["numa_nodes"] == "0"
+
+
+def test_online_cpus_parses_ranges(tmp_path):
+    from harness.system.inventory import online_cpus
+    (tmp_path / "devices/system/cpu").mkdir(parents=True)
+    (tmp_path / "devices/system/cpu/online").write_text("0-3,6,8-9\n")
+    assert online_cpus(tmp_path) == {0, 1, 2, 3, 6, 8, 9}
