@@ -26,18 +26,24 @@ BUSY_TEST = textwrap.dedent('''
 ''')
 
 
-def host_state(pid=None):
-    """What a harness run may change on this host, as plain data."""
+def host_state(pid):
+    """What the harness run ``pid`` changed on this host, as plain data (other runs are ignored)."""
     links = subprocess.run(["ip", "-br", "link"], capture_output=True, text=True).stdout.split("\n")
     mounts = [l.split()[1] for l in open("/proc/mounts") if l.split()[2:3] == ["hugetlbfs"]]
+    tag = str(pid % 100000)  # topology.py names links dhv<pid%100000><n>a, dhtap<pid%100000><n>
     return {
         "hugepages": open(HUGE).read().strip(),
-        "hugetlbfs": sorted(mounts),
-        "netns": sorted(os.listdir("/run/netns")) if os.path.isdir("/run/netns") else [],
-        "links": sorted(l.split()[0].split("@")[0] for l in links if l.startswith(("dhv", "dhtap"))),
-        "runtime": sorted(glob.glob("/var/run/dpdk/dh-*")),
-        "journals": sorted(glob.glob("/run/dpdk-harness/run-*.json")),
+        "hugetlbfs": sorted(m for m in mounts if f"/run-{pid}-" in m),
+        "netns": sorted(n for n in (os.listdir("/run/netns") if os.path.isdir("/run/netns") else [])
+                        if n == f"dh{pid}"),
+        "links": sorted(n for n in (l.split()[0].split("@")[0] for l in links if l.strip())
+                        if n.startswith(("dhv" + tag, "dhtap" + tag))),
+        "runtime": sorted(glob.glob(f"/var/run/dpdk/dh-{pid}-*")),
+        "journals": sorted(glob.glob(f"/run/dpdk-harness/run-{pid}-*.json")),
     }
+
+
+NOTHING = {"hugetlbfs": [], "netns": [], "links": [], "runtime": [], "journals": []}
 
 
 def start_busy_run(tmp_path):
@@ -53,33 +59,33 @@ def start_busy_run(tmp_path):
     return proc
 
 
-def changed_while_running(before, proc):
-    during = host_state()
-    assert during["links"] != before["links"] and during["netns"] != before["netns"], during
-    assert during["journals"] != before["journals"], "the run keeps no journal of its changes"
+def changed_while_running(proc):
+    during = host_state(proc.pid)
+    assert during["links"] and during["netns"] and during["runtime"], during  # hugetlbfs: only if none was mounted
+    assert during["journals"], "the run keeps no journal of its changes"
     return during
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_interrupt_restores_the_host(tmp_path, sig):
-    before = host_state()
+    hugepages = open(HUGE).read()
     proc = start_busy_run(tmp_path)
-    changed_while_running(before, proc)
+    changed_while_running(proc)
     proc.send_signal(sig)
     out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 2, out  # pytest: interrupted
-    assert host_state() == before, out
+    assert host_state(proc.pid) == {**NOTHING, "hugepages": hugepages.strip()}, out
 
 
 def test_kill_then_restore_command_restores_the_host(tmp_path):
-    before = host_state()
+    hugepages = open(HUGE).read()
     proc = start_busy_run(tmp_path)
-    changed_while_running(before, proc)
+    changed_while_running(proc)
     proc.kill()
     proc.communicate(timeout=30)
-    left = host_state()
-    assert left != before  # a killed run cannot clean up after itself
+    left = host_state(proc.pid)
+    assert left["journals"] and left["netns"]  # a killed run cannot clean up after itself
     res = subprocess.run([sys.executable, "-m", "harness", "restore"], capture_output=True, text=True)
     assert res.returncode == 0, res.stdout + res.stderr
     assert f"restored run-{proc.pid}-" in res.stdout
-    assert host_state() == before
+    assert host_state(proc.pid) == {**NOTHING, "hugepages": hugepages.strip()}
