@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from harness import __version__, fixtures
+from harness import __version__, capabilities, fixtures
 from harness.errors import HarnessError
 from harness.profile import default_profile_path, check_host, load_profile
 from harness.session import HarnessSession
@@ -43,6 +43,13 @@ def pytest_addoption(parser):
                 help="override eal.lcores, e.g. 0-1 or 0@0,1@1")
 
 
+def _runs_tests(config) -> bool:
+    """False for --help, --collect-only, --markers, --fixtures: such runs write no reports."""
+    o = config.option
+    return not any(getattr(o, name, False) for name in
+                   ("help", "version", "collectonly", "markers", "showfixtures", "show_fixtures_per_test"))
+
+
 def _load(config):
     path = config.getoption("profile") or default_profile_path()
     prof = load_profile(path).with_overrides(
@@ -50,7 +57,8 @@ def _load(config):
         topology=config.getoption("vdev"),
         lcores=config.getoption("lcores"),
     )
-    check_host(prof, inventory.online_cpus(SYS_ROOT))
+    check_host(prof, inventory.online_cpus(SYS_ROOT),
+               key="--lcores" if config.getoption("lcores") else "eal.lcores")
     for addr in prof.ports.pci:  # read-only safety checks before anything is changed
         pci.check_safe(pci.device_info(addr, sys_root=SYS_ROOT))
     return prof
@@ -85,7 +93,7 @@ def pytest_configure(config):
     report_dir = config.getoption("report_dir")
     report_dir = pathlib.Path(report_dir) if report_dir else config.rootpath / "reports"
     config.stash[REPORT_DIR_KEY] = str(report_dir)
-    if not config.option.xmlpath:
+    if _runs_tests(config) and not config.option.xmlpath:
         report_dir.mkdir(parents=True, exist_ok=True)
         config.option.xmlpath = str(report_dir / "junit.xml")
     global _current_session
@@ -176,6 +184,17 @@ def pytest_runtest_call(item):
     return result
 
 
+def pytest_collection_modifyitems(config, items):
+    """An unknown capability in @pytest.mark.requires is a usage error, before anything boots."""
+    for item in items:
+        for mark in item.iter_markers("requires"):
+            unknown = [c for c in mark.args if c not in capabilities.KNOWN]
+            if unknown:
+                raise pytest.UsageError(
+                    f"{item.nodeid}: @pytest.mark.requires({unknown[0]!r}): unknown capability; "
+                    f"known: {', '.join(capabilities.KNOWN)}")
+
+
 def pytest_runtest_logreport(report):
     """Every SKIP goes into the report with its reason; a skip is never counted as a pass."""
     if report.skipped and isinstance(report.longrepr, tuple):
@@ -219,7 +238,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         terminalreporter.section("dpdk-harness: skipped checks")
         for nodeid, reason in sess.skips:
             terminalreporter.write_line(f"{nodeid}: {reason}")
-    _write_reports(config, sess, rows, headers, exitstatus)
+    if _runs_tests(config):
+        _write_reports(config, sess, rows, headers, exitstatus)
 
 
 def _write_reports(config, sess, rows, headers, exitstatus):

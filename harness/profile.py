@@ -950,7 +950,8 @@ def parse_profile(data: str | Mapping, path: str = "<string>") -> Profile:
         try:
             data = tomllib.loads(data)
         except tomllib.TOMLDecodeError as e:
-            raise ProfileError(path, None, f"not valid TOML: {e}") from None
+            raise ProfileError(path, None, f"not valid TOML: {e}",
+                               "fix the syntax there (profiles/README.md shows every key)") from None
     try:
         return _build(data, path)
     except _Bad as b:
@@ -988,10 +989,11 @@ def default_profile_path() -> pathlib.Path:
                        "pass --profile with the path of a TOML profile, or set DPDK_HARNESS_PROFILE")
 
 
-def check_host(profile: Profile, cpus: Iterable[int]) -> None:
+def check_host(profile: Profile, cpus: Iterable[int], key: str = "eal.lcores") -> None:
     """Raise a one-line :class:`UsageError` if an lcore maps to a CPU not in ``cpus``.
 
-    ``cpus`` is what this process may use, e.g. ``os.sched_getaffinity(0)``.
+    ``cpus`` is what this process may use, e.g. the host's online CPUs. ``key`` names where the
+    lcores came from in the message (``--lcores`` when the option overrode the profile).
     """
     allowed = sorted(set(cpus))
     ok = frozenset(allowed)
@@ -1013,7 +1015,7 @@ def check_host(profile: Profile, cpus: Iterable[int]) -> None:
         else:
             hint = format_lcores([LcoreMap(i, frozenset({allowed[i]})) for i in range(len(lcores))])
             fix = f"map the lcores onto CPUs this process may use, e.g. --lcores {hint}"
-        raise UsageError(f"eal.lcores: {problem}; {fix}")
+        raise UsageError(f"{key}: {problem}; {fix}")
 
 
 def mbufs_required(profile: Profile, n_ports: int, n_lcores: int) -> int:

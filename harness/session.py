@@ -102,7 +102,8 @@ class HarnessSession:
                 self._provision()
                 probe.require_lib()
                 if not os.path.isdir(RUNTIME_BASE):
-                    self.journal.record("dir", path=RUNTIME_BASE)  # EAL creates it; it was not there
+                    # EAL creates it; other DPDK processes may use it too: removed only once empty
+                    self.journal.record("empty_dir", path=RUNTIME_BASE)
                 self.journal.record("dir", path=os.path.join(RUNTIME_BASE, self.file_prefix))
                 self.eal = probe.Eal.boot(eal_args(self.profile, file_prefix=self.file_prefix,
                                                    huge_dir=self.huge_dir))

@@ -6,6 +6,7 @@ kernel gave less. Every write is journalled first, and a short grant is rolled b
 from __future__ import annotations
 
 import errno
+import fcntl
 import os
 import re
 import subprocess
@@ -121,7 +122,9 @@ def ensure_free(
 
     want = total + (pages - free)
     where = "" if node is None else f" on node {node}"
-    change = journal.record("sysfs_write", path=str(nr_path), previous=str(total))
+    # journal what *this run* adds, not the absolute count: overlapping runs each give back
+    # their own pages instead of writing back a stale total over each other's reservation
+    change = journal.record("hugepages_add", path=str(nr_path), previous=str(total), added=want - total)
     try:
         write(nr_path, str(want))
     except OSError as err:
@@ -153,6 +156,18 @@ def ensure_free(
         f"({got_free} free, {pages} needed); free memory or reboot with "
         f"hugepagesz={size_text(size_kb)} hugepages={want}, or lower eal.memory_mb in the profile"
     )
+
+
+@register_undo("hugepages_add")
+def _undo_hugepages_add(data: dict) -> None:
+    path = Path(data["path"])
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # read-modify-write against other runs doing the same
+        now = _read_int(path)
+        write_sysfs(path, str(max(now - int(data["added"]), 0)))
+    finally:
+        os.close(fd)
 
 
 # -- hugetlbfs mounts ----------------------------------------------------------------------

@@ -18,6 +18,7 @@ lives in :mod:`harness.system.hugepages`, ``pci_bind`` in :mod:`harness.system.p
 from __future__ import annotations
 
 import importlib
+import errno
 import json
 import os
 import secrets
@@ -234,6 +235,18 @@ def _describe(kind: str, data: dict) -> str:
 @register_undo("sysfs_write")
 def _undo_sysfs_write(data: dict) -> None:
     write_sysfs(data["path"], data["previous"])
+
+
+@register_undo("empty_dir")
+def _undo_empty_dir(data: dict) -> None:
+    """A directory shared with other programs (e.g. /var/run/dpdk): removed only once empty."""
+    try:
+        Path(data["path"]).rmdir()
+    except FileNotFoundError:
+        pass
+    except OSError as err:
+        if err.errno not in (errno.ENOTEMPTY, errno.EEXIST, errno.EBUSY):
+            raise
 
 
 @register_undo("dir")

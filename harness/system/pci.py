@@ -204,7 +204,8 @@ def check_safe(dev: PciDevice, lookup: Lookup | None = None) -> None:
     if not dev.is_network:
         raise UnsafeDeviceError(
             f"{dev.address} is not a network controller (class 0x{dev.class_code:06x}, "
-            f"{dev.class_name}); the harness only takes NICs"
+            f"{dev.class_name}); the harness only takes NICs: pass a network controller to --nic "
+            "(`lspci -D -d ::0200` lists Ethernet controllers)"
         )
     busy = []
     for netdev in dev.netdevs:

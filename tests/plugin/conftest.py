@@ -1,18 +1,25 @@
 """Helpers for the pytester runs of the plugin.
 
 Every test here runs pytest in a subprocess (``pytester.runpytest_subprocess``) against a small
-test file written into ``pytester.path``. The helpers below
+test file written into ``pytester.path``. The fixtures below
 
-* run the child with ``-p no:cacheprovider`` and an explicit ``--profile``;
-* assert the "bad input" contract: exit code 4, one ``ERROR: ...`` line, no traceback;
-* take a snapshot of everything the harness may change on the host (hugepage pools, hugetlbfs
-  mounts, its state directory, EAL runtime directories, network namespaces) so a test can
-  assert that the child left the host as it found it;
-* build fabricated sysfs trees (``DPDK_HARNESS_SYS_ROOT``) with tests/unit/fakesys.py.
+* ``child``: runs the child with ``-p no:cacheprovider`` and an explicit ``--profile``, and
+  checks the "bad input" contract (exit code 4, one ``ERROR: ...`` line, no traceback);
+* ``host_guard``: a snapshot of everything the harness may change on the host (hugepage pools,
+  hugetlbfs mounts, its state directory, EAL runtime directories, network namespaces), so a
+  test can assert that the child left the host as it found it;
+* ``fake_host``: a fabricated sysfs tree for ``DPDK_HARNESS_SYS_ROOT``, built with
+  tests/unit/fakesys.py.
+
+The ``pytester`` fixture is enabled by the repository-level conftest.py. Test modules use these
+fixtures rather than ``import conftest``: with several conftest.py files
+in one run (``pytest tests/plugin tests/system``), ``import conftest`` finds whichever was
+imported last.
 """
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import os
 import re
 import shutil
@@ -23,56 +30,83 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["pytester"]
+# pytester itself comes from the repository-level conftest.py (``pytest_plugins = ["pytester"]``):
+# pytest refuses pytest_plugins in a conftest below the rootdir whenever the run starts above it
+# (``pytest tests/ suites/``, as CI does), so it cannot live here.
 
 REPO = Path(__file__).resolve().parents[2]
 VDEV_PROFILE = REPO / "profiles" / "vdev.toml"
 EXIT_USAGE = 4  # pytest.ExitCode.USAGE_ERROR, and fixtures.EXIT_HARNESS_ERROR
 CHILD_TIMEOUT_S = 120
 
-sys.path.insert(0, str(REPO / "tests" / "unit"))
-from fakesys import FakeHost  # noqa: E402  (the fake-tree builders of the unit tests)
 
-__all__ = ["FakeHost", "REPO", "VDEV_PROFILE", "EXIT_USAGE", "HostSnapshot", "run_harness",
-           "assert_usage_error", "no_traceback"]
+def _load_fakesys():
+    """tests/unit/fakesys.py under a name of its own (no sys.path change, no clash with tests/unit)."""
+    spec = importlib.util.spec_from_file_location("_plugin_tests_fakesys", REPO / "tests" / "unit" / "fakesys.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+FakeHost = _load_fakesys().FakeHost
 
 
 # ------------------------------------------------------------------------------ running
 
 
-def run_harness(pytester: pytest.Pytester, *args, profile: Path | str | None = VDEV_PROFILE):
-    """``pytest -p no:cacheprovider --profile <profile> *args`` in a subprocess of pytester.path."""
-    extra = [f"--profile={profile}"] if profile is not None else []
-    return pytester.runpytest_subprocess("-p", "no:cacheprovider", *extra, *map(str, args),
-                                         timeout=CHILD_TIMEOUT_S)
+class Child:
+    """Runs of pytest in a subprocess of ``pytester.path``, and checks of what they print."""
+
+    EXIT_USAGE = EXIT_USAGE
+    VDEV_PROFILE = VDEV_PROFILE
+
+    def __init__(self, pytester: pytest.Pytester):
+        self.pytester = pytester
+
+    def run(self, *args, profile: Path | str | None = VDEV_PROFILE):
+        """``pytest -p no:cacheprovider --profile=<profile> *args`` through ``runpytest_subprocess``."""
+        extra = [f"--profile={profile}"] if profile is not None else []
+        return self.pytester.runpytest_subprocess("-p", "no:cacheprovider", *extra, *map(str, args),
+                                                  timeout=CHILD_TIMEOUT_S)
+
+    def run_under(self, prefix: list[str], *args, profile: Path | str | None = VDEV_PROFILE):
+        """The same run, with the interpreter started through ``prefix`` (e.g. ``setpriv ...``)."""
+        extra = [f"--profile={profile}"] if profile is not None else []
+        return self.pytester.run(*prefix, sys.executable, "-m", "pytest", "-p", "no:cacheprovider",
+                                 f"--basetemp={self.pytester.path / 'basetemp'}", *extra, *map(str, args),
+                                 timeout=CHILD_TIMEOUT_S)
+
+    @staticmethod
+    def output(result) -> str:
+        return "\n".join(result.outlines + result.errlines)
+
+    @classmethod
+    def no_traceback(cls, result) -> None:
+        out = cls.output(result)
+        assert "Traceback" not in out, f"the child printed a traceback:\n{out}"
+        assert "INTERNALERROR" not in out, f"the child hit an internal error:\n{out}"
+
+    @classmethod
+    def usage_error(cls, result, *needles: str) -> str:
+        """Exit 4, exactly one ``ERROR: ...`` line on stderr holding every needle, no traceback."""
+        out = cls.output(result)
+        assert result.ret == EXIT_USAGE, f"expected exit code {EXIT_USAGE} (usage error), got {result.ret}:\n{out}"
+        cls.no_traceback(result)
+        errors = [line for line in result.errlines if line.startswith("ERROR: ")]
+        assert len(errors) == 1, f"expected one 'ERROR: ...' line on stderr, got {errors!r}:\n{out}"
+        for needle in needles:
+            assert needle in errors[0], f"{needle!r} not in the error line {errors[0]!r}"
+        return errors[0]
+
+    @staticmethod
+    def exit_lines(result) -> list[str]:
+        """What pytest prints for ``pytest.exit(msg)``: ``!!! _pytest.outcomes.Exit: msg !!!``."""
+        return [line for line in result.outlines + result.errlines if "_pytest.outcomes.Exit:" in line]
 
 
-def output_of(result) -> str:
-    return "\n".join(result.outlines + result.errlines)
-
-
-def no_traceback(result) -> None:
-    out = output_of(result)
-    assert "Traceback" not in out, f"the child printed a traceback:\n{out}"
-    assert "INTERNALERROR" not in out, f"the child hit an internal error:\n{out}"
-
-
-def assert_usage_error(result, *needles: str) -> str:
-    """Exit 4, exactly one ``ERROR: ...`` line on stderr holding every needle, no traceback."""
-    out = output_of(result)
-    assert result.ret == EXIT_USAGE, f"expected exit code {EXIT_USAGE} (usage error), got {result.ret}:\n{out}"
-    no_traceback(result)
-    errors = [line for line in result.errlines if line.startswith("ERROR: ")]
-    assert len(errors) == 1, f"expected one 'ERROR: ...' line on stderr, got {errors!r}:\n{out}"
-    line = errors[0]
-    for needle in needles:
-        assert needle in line, f"{needle!r} not in the error line {line!r}"
-    return line
-
-
-def exit_lines(result) -> list[str]:
-    """The lines pytest prints for ``pytest.exit(msg)``: ``!!! _pytest.outcomes.Exit: msg !!!``."""
-    return [line for line in result.outlines + result.errlines if "_pytest.outcomes.Exit:" in line]
+@pytest.fixture
+def child(pytester) -> Child:
+    return Child(pytester)
 
 
 # ------------------------------------------------------------------------------ the host
@@ -120,6 +154,7 @@ class HostSnapshot:
     state_dir: tuple[str, ...] | None  # contents of /run/dpdk-harness, None when absent
     runtime_dirs: tuple[str, ...]      # /var/run/dpdk/dh-*
     netns: tuple[str, ...]
+    others: tuple[str, ...] = dataclasses.field(default=(), compare=False)  # foreign runs seen
 
     @classmethod
     def take(cls) -> "HostSnapshot":
@@ -134,22 +169,26 @@ class HostSnapshot:
                               if len(line.split()) > 2 and line.split()[2] == "hugetlbfs"))
         state = tuple(sorted(os.listdir(STATE_DIR))) if STATE_DIR.is_dir() else None
         runtime = tuple(sorted(p.name for p in RUNTIME_BASE.glob("dh-*"))) if RUNTIME_BASE.is_dir() else ()
-        return cls(tuple(pages), mounts, state, runtime, _netns())
+        return cls(tuple(pages), mounts, state, runtime, _netns(), tuple(foreign_runs()))
 
-    def additions(self, after: "HostSnapshot") -> list[str]:
-        """What ``after`` has that this snapshot did not (the changes a run could have left)."""
-        out = []
-        before_pages = dict(self.nr_hugepages)
-        for size, n in after.nr_hugepages:
-            if n != before_pages.get(size, 0):
-                out.append(f"{HUGEPAGES}/{size}/nr_hugepages: {before_pages.get(size, 0)} -> {n}")
-        out += [f"hugetlbfs mount: {m}" for m in after.hugetlbfs_mounts if m not in self.hugetlbfs_mounts]
-        if after.state_dir is not None:
-            if self.state_dir is None:
-                out.append(f"{STATE_DIR} appeared")
-            out += [f"{STATE_DIR}/{n}" for n in after.state_dir if n not in (self.state_dir or ())]
-        out += [f"{RUNTIME_BASE}/{n}" for n in after.runtime_dirs if n not in self.runtime_dirs]
-        out += [f"netns {n}" for n in after.netns if n not in self.netns]
+    def changes(self, after: "HostSnapshot") -> list[tuple[str, str | None]]:
+        """``(what changed, name carrying its owner's pid or None)`` from this snapshot to ``after``."""
+        out: list[tuple[str, str | None]] = []
+        before_pages, after_pages = dict(self.nr_hugepages), dict(after.nr_hugepages)
+        for size in sorted(set(before_pages) | set(after_pages)):
+            if before_pages.get(size, 0) != after_pages.get(size, 0):
+                out.append((f"{HUGEPAGES}/{size}/nr_hugepages: {before_pages.get(size, 0)} -> "
+                            f"{after_pages.get(size, 0)}", None))
+        out += [(f"hugetlbfs mount added: {m}", None) for m in after.hugetlbfs_mounts if m not in self.hugetlbfs_mounts]
+        out += [(f"hugetlbfs mount removed: {m}", None) for m in self.hugetlbfs_mounts if m not in after.hugetlbfs_mounts]
+        if (self.state_dir is None) != (after.state_dir is None):
+            out.append((f"{STATE_DIR} {'appeared' if after.state_dir is not None else 'vanished'}", None))
+        for name in after.state_dir or ():
+            if name not in (self.state_dir or ()):
+                out.append((f"{STATE_DIR}/{name} appeared", name.removesuffix(".json")))
+        out += [(f"{RUNTIME_BASE}/{n} appeared", n) for n in after.runtime_dirs if n not in self.runtime_dirs]
+        out += [(f"netns {n} appeared", n) for n in after.netns if n not in self.netns]
+        out += [(f"netns {n} vanished", None) for n in self.netns if n not in after.netns]
         return out
 
 
@@ -164,7 +203,7 @@ def foreign_runs() -> list[str]:
     """Other live processes that may be changing the same host: harness runs, other pytest runs.
 
     Developers run tests/system and the suites side by side with these tests; what such a run
-    holds at the moment is not something our child left behind.
+    takes or gives back meanwhile is not something our child did.
     """
     import psutil
 
@@ -182,36 +221,39 @@ def foreign_runs() -> list[str]:
     return found
 
 
-def _attributable(item: str, foreign: bool) -> bool:
-    """Is this addition ours, i.e. not explained by another live run sharing the host?"""
-    name = item.rsplit("/", 1)[-1].split()[-1]
-    pid = _pid_of(name.removesuffix(".json"))
+def _ours(change: tuple[str, str | None], others: bool) -> bool:
+    """Could our (finished) child have made this change?"""
+    what, named = change
+    pid = _pid_of(named) if named else None
     if pid is not None:
         import psutil
 
-        return not psutil.pid_exists(pid)  # our child is gone; a live owner is someone else
-    # hugepage counts, the shared hugetlbfs mount, the state dir itself: only ours if nobody else runs
-    return not foreign
+        return not psutil.pid_exists(pid)  # our child is gone; a live owner is another run
+    # hugepage counts, the shared mount, the state dir itself: another run explains them, if one ran
+    return not others
 
 
-def assert_host_unchanged(before: HostSnapshot, settle_s: float = 2.0, foreign_wait_s: float = 30.0) -> None:
-    """The host is as ``before`` (allowing for other harness runs that share it right now)."""
-    deadline = time.monotonic() + settle_s
-    foreign = foreign_runs()
-    if foreign:
-        deadline = time.monotonic() + foreign_wait_s
+def assert_host_unchanged(before: HostSnapshot, settle_s: float = 2.0, others_wait_s: float = 30.0) -> None:
+    """The host is as in ``before``; changes another live harness run explains are let through.
+
+    Without other runs the comparison is exact. With them, changes whose owner can be told by the
+    pid in their name (EAL runtime dirs, journals, netns) must belong to a live process, and the
+    shared ones (hugepage counts, mounts, the state dir) are put down to them. Changes left over are
+    polled for ``settle_s`` (``others_wait_s`` while other runs are about) before the test fails.
+    """
+    start = time.monotonic()
     while True:
         after = HostSnapshot.take()
-        added = before.additions(after)
-        foreign = foreign_runs()
-        left = [a for a in added if _attributable(a, bool(foreign))]
+        others = bool(before.others or after.others)
+        left = [what for what, named in before.changes(after) if _ours((what, named), others)]
         if not left:
             return
-        if time.monotonic() > deadline:
+        if time.monotonic() - start > (others_wait_s if others else settle_s):
             break
         time.sleep(0.2)
+    seen = sorted(set(before.others) | set(after.others))
     pytest.fail("the harness run left the host changed:\n  " + "\n  ".join(left)
-                + (f"\n(other runs alive: {foreign})" if foreign else ""), pytrace=False)
+                + (f"\n(other runs alive meanwhile: {seen})" if seen else ""), pytrace=False)
 
 
 @pytest.fixture

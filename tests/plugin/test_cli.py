@@ -6,11 +6,9 @@ naming the problem and the fix, print no traceback, and change nothing on the ho
 from __future__ import annotations
 
 import os
-import shutil
 
 import pytest
 
-from conftest import VDEV_PROFILE, assert_usage_error, run_harness
 
 USES_PORTS = """
 def test_uses_ports(ports):
@@ -18,8 +16,8 @@ def test_uses_ports(ports):
 """
 
 
-def test_help_lists_the_harness_options(pytester):
-    result = run_harness(pytester, "--help")
+def test_help_lists_the_harness_options(child):
+    result = child.run("--help")
     assert result.ret == 0, result.stderr.str()
     result.stdout.fnmatch_lines([
         "dpdk-harness: the deployment under test:",
@@ -31,8 +29,8 @@ def test_help_lists_the_harness_options(pytester):
     ])
 
 
-def test_markers_are_registered_with_a_usage_line(pytester):
-    result = run_harness(pytester, "--markers")
+def test_markers_are_registered_with_a_usage_line(child):
+    result = child.run("--markers")
     assert result.ret == 0, result.stderr.str()
     result.stdout.fnmatch_lines([
         "@pytest.mark.requires(*capabilities): SKIP unless the ports under test have them*",
@@ -67,40 +65,40 @@ def _active_interface() -> tuple[str, list[str]] | None:
     return None
 
 
-def _malformed_toml(pytester, fake_host):
-    path = pytester.path / "broken.toml"
+def _malformed_toml(child, fake_host):
+    path = child.pytester.path / "broken.toml"
     path.write_text('name = "broken"\n[eal\nlcores = "0-1"\n')
     return [f"--profile={path}"], [str(path), "not valid TOML", "line 2"]
 
 
-def _unknown_key(pytester, fake_host):
-    path = pytester.path / "typo.toml"
-    text = VDEV_PROFILE.read_text().replace("rx_desc = 1024", "rx_dsec = 1024", 1)
+def _unknown_key(child, fake_host):
+    path = child.pytester.path / "typo.toml"
+    text = child.VDEV_PROFILE.read_text().replace("rx_desc = 1024", "rx_dsec = 1024", 1)
     assert "rx_dsec" in text
     path.write_text(text)
     return [f"--profile={path}"], [str(path), "queues.rx_dsec", "unknown key", "rx_desc"]
 
 
-def _missing_profile(pytester, fake_host):
-    path = pytester.path / "nowhere" / "absent.toml"
+def _missing_profile(child, fake_host):
+    path = child.pytester.path / "nowhere" / "absent.toml"
     return [f"--profile={path}"], [str(path), "no such profile file", "--profile"]
 
 
-def _malformed_nic(pytester, fake_host):
+def _malformed_nic(child, fake_host):
     return ["--nic", "03:00"], ["--nic", "'03:00' is not a PCI address", "e.g. 0000:03:00.0"]
 
 
-def _absent_nic(pytester, fake_host):
+def _absent_nic(child, fake_host):
     return ["--nic", "0000:7f:00.0"], ["--nic 0000:7f:00.0", "no such PCI device", "lspci -D"]
 
 
-def _storage_device(pytester, fake_host):
+def _storage_device(child, fake_host):
     fake_host.add_pci("0000:5e:00.0", class_code=0x010802, vendor="0x144d", device="0xa808", driver="nvme")
     return ["--nic", "0000:5e:00.0"], ["0000:5e:00.0 is not a network controller", "0x010802",
                                        "mass storage", "only takes NICs"]
 
 
-def _active_netdev(pytester, fake_host):
+def _active_netdev(child, fake_host):
     active = _active_interface()
     if active is None:
         pytest.skip("this host has no interface with IPv4 addresses and routes to impersonate")
@@ -113,16 +111,16 @@ def _active_netdev(pytester, fake_host):
                                        f"address {addrs[0]}", "pick another NIC"]
 
 
-def _too_many_lcores(pytester, fake_host):
-    last = max(63, max(os.sched_getaffinity(0)) + 1)  # more lcores than this process has CPUs
-    return ["--lcores", f"0-{last}"], ["lcore", "mapped to CPU", "may only use", "--lcores"]
+def _too_many_lcores(child, fake_host):
+    last = max(63, os.cpu_count() or 1, max(os.sched_getaffinity(0)) + 1)  # more lcores than CPUs
+    return ["--lcores", f"0-{last}"], ["--lcores: lcore", "mapped to CPU", "may only use", "e.g. --lcores"]
 
 
-def _unknown_vdev(pytester, fake_host):
+def _unknown_vdev(child, fake_host):
     return ["--vdev", "nosuch"], ["--vdev", "'nosuch' is not a topology", "null_pair, ring_wire"]
 
 
-def _nic_and_vdev(pytester, fake_host):
+def _nic_and_vdev(child, fake_host):
     return ["--nic", "0000:7f:00.0", "--vdev", "null_pair"], ["--nic and --vdev", "one or the other"]
 
 
@@ -141,15 +139,15 @@ BAD_INPUT = {
 
 
 @pytest.mark.parametrize("case", list(BAD_INPUT))
-def test_bad_input_is_a_one_line_usage_error(pytester, monkeypatch, fake_host, host_guard, case):
+def test_bad_input_is_a_one_line_usage_error(child, pytester, monkeypatch, fake_host, host_guard, case):
     pytester.makepyfile(test_uses_ports=USES_PORTS)
-    args, needles = BAD_INPUT[case](pytester, fake_host)
+    args, needles = BAD_INPUT[case](child, fake_host)
     if "--nic" in args:
         # never let a --nic run see the real /sys: every address here is looked up in a fabricated tree
         monkeypatch.setenv("DPDK_HARNESS_SYS_ROOT", str(fake_host.sys_root))
-    profile = None if any(a.startswith("--profile=") for a in args) else VDEV_PROFILE
-    result = run_harness(pytester, *args, profile=profile)
-    assert_usage_error(result, *needles)
+    profile = None if any(a.startswith("--profile=") for a in args) else child.VDEV_PROFILE
+    result = child.run(*args, profile=profile)
+    child.usage_error(result, *needles)
     assert "collected" not in result.stdout.str(), "the run went on to collect tests"
     assert not (pytester.path / "reports").exists(), "a refused run must not create its report dir"
     host_guard()

@@ -9,15 +9,16 @@ import sys
 
 import pytest
 
-from conftest import EXIT_USAGE, VDEV_PROFILE, exit_lines, no_traceback, output_of, run_harness
 
 USES_PORTS = """
 def test_uses_ports(ports):
     assert ports.ports
 """
 
-# without these two capabilities root obeys file modes like everybody else
-DROP_DAC = ["--bounding-set=-dac_override,-dac_read_search", "--inh-caps=-dac_override,-dac_read_search"]
+# Without the first two capabilities root obeys file modes like everybody else; without sys_admin
+# the child could not mount hugetlbfs for real even if the harness tried before failing.
+_CAPS = "-dac_override,-dac_read_search,-sys_admin"
+DROP_DAC = [f"--bounding-set={_CAPS}", f"--inh-caps={_CAPS}"]
 
 
 def _without_dac_override() -> list[str]:
@@ -39,7 +40,8 @@ def _check_write_refused(prefix: list[str], path) -> None:
                     f"(rc {probe.returncode}: {probe.stderr.strip()[-200:]}); cannot test the refusal")
 
 
-def test_no_permission_for_hugepages_stops_before_anything_is_changed(pytester, monkeypatch, fake_host, host_guard):
+def test_no_permission_for_hugepages_stops_before_anything_is_changed(child, pytester, monkeypatch, fake_host,
+                                                                    host_guard):
     pool = fake_host.sys_root / "kernel/mm/hugepages/hugepages-2048kB"
     nr = pool / "nr_hugepages"
     nr.chmod(0o444)
@@ -49,13 +51,11 @@ def test_no_permission_for_hugepages_stops_before_anything_is_changed(pytester, 
     pytester.makepyfile(test_uses_ports=USES_PORTS)
     monkeypatch.setenv("DPDK_HARNESS_SYS_ROOT", str(fake_host.sys_root))
 
-    result = pytester.run(*prefix, sys.executable, "-m", "pytest", "-p", "no:cacheprovider",
-                          f"--basetemp={pytester.path / 'basetemp'}", f"--profile={VDEV_PROFILE}",
-                          timeout=120)
+    result = child.run_under(prefix)
 
-    out = output_of(result)
-    assert result.ret == EXIT_USAGE, f"expected exit {EXIT_USAGE}, got {result.ret}:\n{out}"
-    no_traceback(result)
+    out = child.output(result)
+    assert result.ret == child.EXIT_USAGE, f"expected exit {child.EXIT_USAGE}, got {result.ret}:\n{out}"
+    child.no_traceback(result)
     lines = [line for line in result.outlines + result.errlines if str(nr) in line]
     assert len(lines) == 1, f"expected one line naming {nr}, got {lines!r}:\n{out}"
     assert "permission" in lines[0].lower() and "root" in lines[0], lines[0]
@@ -66,19 +66,19 @@ def test_no_permission_for_hugepages_stops_before_anything_is_changed(pytester, 
     host_guard()  # in particular: nothing was mounted (the refusal comes before ensure_mount)
 
 
-def test_missing_probe_build_names_the_install_commands(pytester, host_guard):
+def test_missing_probe_build_names_the_install_commands(child, pytester, host_guard):
     pytester.makeconftest("""
         import harness.probe as p
         p.lib = None  # as if harness/_probe*.so had not been built
     """)
     pytester.makepyfile(test_uses_ports=USES_PORTS)
 
-    result = run_harness(pytester)
+    result = child.run()
 
-    out = output_of(result)
-    assert result.ret == EXIT_USAGE, f"expected exit {EXIT_USAGE}, got {result.ret}:\n{out}"
-    no_traceback(result)
-    stops = exit_lines(result)
+    out = child.output(result)
+    assert result.ret == child.EXIT_USAGE, f"expected exit {child.EXIT_USAGE}, got {result.ret}:\n{out}"
+    child.no_traceback(result)
+    stops = child.exit_lines(result)
     assert len(stops) == 1, f"expected the run to stop with one line, got {stops!r}:\n{out}"
     assert "apt-get install dpdk dpdk-dev libdpdk-dev" in stops[0], stops[0]
     assert "pip install -e ." in stops[0], stops[0]

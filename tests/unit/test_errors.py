@@ -38,8 +38,8 @@ def test_profile_error_is_one_line():
 
 def test_missing_build_is_a_one_line_error(monkeypatch):
     from harness import probe
-    monkeypatch.setattr(probe, "lib", None)
-    with pytest.raises(errors.DpdkUnavailableError) as info:
+    with monkeypatch.context() as m, pytest.raises(errors.DpdkUnavailableError) as info:
+        m.setattr(probe, "lib", None)  # undone before the test ends: a live session still needs lib
         probe.require_lib()
     msg = str(info.value)
     assert "\n" not in msg and "apt-get install dpdk dpdk-dev libdpdk-dev" in msg and "pip install -e ." in msg

@@ -55,8 +55,8 @@ def test_reserve_records_first_then_writes_and_reads_back(host, journal):
     assert pool == PagePool(2048, None, 208, 200)  # 128 + (200 - 120)
     assert host.writes == [(str(nr.relative_to(host.root)), "208")]
     # the journal held the previous value when the write happened
-    assert seen[0][-1]["kind"] == "sysfs_write"
-    assert seen[0][-1]["data"] == {"path": str(nr), "previous": "128"}
+    assert seen[0][-1]["kind"] == "hugepages_add"
+    assert seen[0][-1]["data"] == {"path": str(nr), "previous": "128", "added": 80}
     # undo puts it back
     assert journal.undo_all() == []
     assert nr.read_text().strip() == "128"
@@ -188,3 +188,19 @@ def test_ensure_mount_failure_is_rolled_back(host, journal):
 
 def test_size_text():
     assert [hp.size_text(k) for k in (64, 2048, 32768, 1048576)] == ["64K", "2M", "32M", "1G"]
+
+
+def test_overlapping_runs_each_give_back_only_their_own_pages(host, tmp_path):
+    """A reserves (0 -> 136), B reserves on top (136 -> 272), A ends first: B keeps its pages."""
+    from harness.system.journal import Journal
+    d = host.add_hugepages(2048, 0, 0)
+    nr = d / "nr_hugepages"
+    a, b = Journal(tmp_path / "a", "run-a"), Journal(tmp_path / "b", "run-b")
+    ensure_free(a, 2048, 136, sys_root=host.sys_root, kernel=host.kernel)
+    (d / "free_hugepages").write_text("0\n")  # A's EAL maps them all
+    ensure_free(b, 2048, 136, sys_root=host.sys_root, kernel=host.kernel)
+    assert nr.read_text().strip() == "272"
+    assert a.undo_all() == []
+    assert nr.read_text().strip() == "136"  # not A's stale "previous" of 0
+    assert b.undo_all() == []
+    assert nr.read_text().strip() == "0"

@@ -150,7 +150,7 @@ def test_sysfs_write_undo_puts_the_previous_value_back(tmp_path):
 
 
 def test_all_documented_kinds_are_registered():
-    assert {"sysfs_write", "mount", "dir", "pci_bind", "netns", "link"} <= set(jmod.undo_kinds())
+    assert {"sysfs_write", "hugepages_add", "mount", "dir", "empty_dir", "pci_bind", "netns", "link"} <= set(jmod.undo_kinds())
 
 
 # -- restore --------------------------------------------------------------------------------
@@ -218,3 +218,16 @@ def test_restore_flags_an_unreadable_journal(tmp_path):
 def test_restore_of_an_empty_or_missing_dir(tmp_path):
     assert restore(tmp_path) == [f"nothing to restore in {tmp_path}"]
     assert restore(tmp_path / "nope") == [f"nothing to restore: {tmp_path / 'nope'} does not exist"]
+
+
+def test_empty_dir_undo_leaves_a_dir_others_still_use(tmp_path):
+    from harness.system.journal import Journal
+    shared = tmp_path / "dpdk"
+    (shared / "other-run").mkdir(parents=True)
+    j = Journal(tmp_path / "state", "run-x")
+    j.record("empty_dir", path=str(shared))
+    assert j.undo_all() == []
+    assert (shared / "other-run").is_dir()
+    (shared / "other-run").rmdir()
+    j.record("empty_dir", path=str(shared))
+    assert j.undo_all() == [] and not shared.exists()

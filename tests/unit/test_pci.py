@@ -97,7 +97,7 @@ def test_storage_controller_is_refused(host):
         check_safe(device_info(DISK, sys_root=host.sys_root), lookup=quiet)
     assert str(exc.value) == (
         "0000:00:02.0 is not a network controller (class 0x010802, mass storage); "
-        "the harness only takes NICs")
+        "the harness only takes NICs: pass a network controller to --nic (`lspci -D -d ::0200` lists Ethernet controllers)")
 
 
 def test_nested_netdev_with_address_or_route_is_refused(host):
