@@ -65,7 +65,7 @@ ffibuilder.cdef((HERE / "probe.h").read_text())
 ffibuilder.set_source(
     "harness._probe",
     '#include <stddef.h>\n#include <stdint.h>\n#include "probe.h"\n',
-    sources=[str((HERE / "probe.c").relative_to(ROOT))],
+    sources=sorted(str(c.relative_to(ROOT)) for c in HERE.glob("*.c")),  # probe.c and per-suite parts
     include_dirs=[str(HERE.relative_to(ROOT))] + inc,
     libraries=libs,
     library_dirs=libdirs,

@@ -100,6 +100,8 @@ struct probe_port_stats {
 };
 int probe_port_stats(uint16_t port, struct probe_port_stats *out);
 int probe_port_stats_reset(uint16_t port);
+/* rte_eth_tx_done_cleanup: mbufs freed, or -ENOTSUP where the PMD does not implement it */
+int probe_port_tx_done_cleanup(uint16_t port, uint16_t queue, uint32_t free_cnt);
 
 /* ---- virtual devices ---- */
 /* rte_vdev_init(name, args) then look the port up; returns the port id */
@@ -129,6 +131,19 @@ int probe_pool_create(const char *name, uint32_t n, uint32_t cache, uint16_t dat
                       int32_t socket, probe_pool **out);
 int probe_pool_free(probe_pool *pool);
 int probe_pool_stats(probe_pool *pool, struct probe_pool_stats *out);
+/* take up to n mbufs out of the pool and keep them (exhaustion tests); returns how many were
+ * taken; probe_pool_release gives every held mbuf back */
+int probe_pool_hold(probe_pool *pool, uint32_t n);
+int probe_pool_release(probe_pool *pool);
+/* get/put bulk cycles on a worker lcore, through its per-lcore cache or around it */
+struct probe_pool_bench {
+    uint64_t ops;           /* mbufs got and put back */
+    uint64_t cycles;
+    uint64_t tsc_hz;
+    uint32_t failed_gets;
+};
+int probe_pool_bench(probe_pool *pool, uint32_t lcore, uint32_t bulk, uint32_t rounds, uint32_t use_cache,
+                     struct probe_pool_bench *out);
 
 /* ---- traffic runs on worker lcores ---- */
 struct probe_task {
