@@ -40,10 +40,18 @@ def eal(harness):
     return harness.eal
 
 
+def _needs_pool(harness):
+    """The pool, or a setup failure naming why the profile's pool could not be created."""
+    try:
+        return harness.require_pool()
+    except HarnessError as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
 @pytest.fixture(scope="session")
 def pool(harness):
     """The profile's mbuf pool, shared by every port."""
-    return harness.pool
+    return _needs_pool(harness)
 
 
 @pytest.fixture(scope="session")
@@ -70,6 +78,7 @@ def ports(request, harness):
 
     ``@pytest.mark.requires("cap", ...)`` turns a missing capability into a SKIP naming the device.
     """
+    _needs_pool(harness)
     topo = harness.topology()
     _apply_requires(request, topo)
     return topo
@@ -80,6 +89,7 @@ def topology_of(request, harness):
     """Factory: ``topology_of("tap", queues=4)``; on --nic runs it returns the NIC ports."""
 
     def make(kind: str | None = None, *, queues: int | None = None):
+        _needs_pool(harness)
         topo = harness.topology(kind, queues=queues)
         _apply_requires(request, topo)
         return topo

@@ -41,6 +41,14 @@ def pytest_addoption(parser):
                 help="where junit.xml, results.json and summary.md go (default: <rootdir>/reports)")
     g.addoption("--lcores", metavar="LIST", default=None,
                 help="override eal.lcores, e.g. 0-1 or 0@0,1@1")
+    g.addoption("--probe-fault", metavar="FAULT", default=None, choices=sorted(probe_faults()),
+                help="make the probe misbehave on purpose, to show a check fails "
+                     f"(mutation tests): {', '.join(sorted(probe_faults()))}")
+
+
+def probe_faults() -> dict[str, int]:
+    from harness import probe
+    return probe.FAULTS
 
 
 def _runs_tests(config) -> bool:
@@ -96,6 +104,10 @@ def pytest_configure(config):
     if _runs_tests(config) and not config.option.xmlpath:
         report_dir.mkdir(parents=True, exist_ok=True)
         config.option.xmlpath = str(report_dir / "junit.xml")
+    fault = config.getoption("probe_fault")
+    if fault:
+        from harness import probe
+        probe.FAULT_FLAGS = probe.FAULTS[fault]
     global _current_session
     sess = HarnessSession(prof, sys_root=SYS_ROOT)
     config.stash[SESSION_KEY] = sess
@@ -139,7 +151,8 @@ def pytest_report_header(config):
         f"{'hugepages' if p.eal.hugepages else 'without hugepages'}",
         f"hugepages: {pools or 'none'}",
         f"reports: {config.stash[REPORT_DIR_KEY]}",
-    ]
+    ] + ([f"PROBE FAULT: {config.getoption('probe_fault')} (deliberate, for mutation tests: results are not a "
+          "qualification)"] if config.getoption("probe_fault") else [])
 
 
 def pytest_generate_tests(metafunc):
@@ -160,6 +173,9 @@ def _harness_inventory(request, record_testsuite_property):
         record_testsuite_property(key, value)
     record_testsuite_property("profile", sess.profile.name)
     record_testsuite_property("harness_version", __version__)
+    fault = request.config.getoption("probe_fault")
+    if fault:  # a deliberately broken probe: the report must say so
+        record_testsuite_property("probe_fault", fault)
 
 
 @pytest.hookimpl(wrapper=True)

@@ -170,8 +170,26 @@ class Mempool:
         check(lib.probe_pool_stats(self.handle, st), f"mempool {self.name} stats")
         return PoolStats(**_struct_to_dict(st[0], "struct probe_pool_stats"))
 
+    def hold(self, n: int) -> int:
+        """Take up to ``n`` mbufs out of the pool and keep them (exhaustion); returns how many."""
+        return check(lib.probe_pool_hold(self.handle, n), f"hold {n} mbufs of {self.name}")
+
+    def release(self) -> int:
+        """Give back every mbuf :meth:`hold` took; returns how many."""
+        return check(lib.probe_pool_release(self.handle), f"release held mbufs of {self.name}")
+
+    def bench(self, lcore: int, *, bulk: int = 32, rounds: int = 200_000, use_cache: bool = True) -> dict:
+        """get/put bulk rate on ``lcore``, through its per-lcore cache or around it."""
+        out = ffi.new("struct probe_pool_bench *")
+        check(lib.probe_pool_bench(self.handle, lcore, bulk, rounds, int(use_cache), out),
+              f"mempool {self.name} get/put bench on lcore {lcore}")
+        secs = out.cycles / out.tsc_hz if out.tsc_hz else 0.0
+        return {"ops": out.ops, "seconds": secs, "failed_gets": out.failed_gets,
+                "mops": out.ops / secs / 1e6 if secs > 0 else 0.0}
+
     def free(self) -> None:
         if self._h is not None:
+            self.release()
             check(lib.probe_pool_free(self._h), f"rte_mempool_free({self.name})")
             self._h = None
 
@@ -261,6 +279,11 @@ class Port:
         check(lib.probe_port_stats(self.id, out), f"port {self.id} stats")
         return _struct_to_dict(out[0], "struct probe_port_stats")
 
+    def tx_done_cleanup(self, queue: int = 0, free_cnt: int = 0) -> int:
+        """rte_eth_tx_done_cleanup; ProbeUnsupportedError where the PMD lacks it."""
+        return check(lib.probe_port_tx_done_cleanup(self.id, queue, free_cnt),
+                     f"rte_eth_tx_done_cleanup(port {self.id} {self.driver}, queue {queue})")
+
     def reset_stats(self) -> None:
         check(lib.probe_port_stats_reset(self.id), f"port {self.id} stats reset")
 
@@ -346,6 +369,10 @@ class RunStats:
 
 _ACTIVE_RUNS: "set[Run]" = set()
 
+# Deliberate faults applied to every run (mutation tests: --probe-fault). Never set otherwise.
+FAULT_FLAGS = 0
+FAULTS = {"leak-unsent": F_LEAK_UNSENT, "copy-fwd": F_COPY_FWD}
+
 
 def stop_all_runs() -> None:
     """Stop every loop still running (teardown, Ctrl-C)."""
@@ -361,7 +388,7 @@ class Run:
         if not tasks or len(tasks) > MAX_TASKS:
             raise UsageError(f"a run takes 1..{MAX_TASKS} tasks, got {len(tasks)}")
         c = ffi.new("struct probe_run_conf *")
-        c.lcore, c.burst, c.flags = lcore, burst, flags
+        c.lcore, c.burst, c.flags = lcore, burst, flags | FAULT_FLAGS
         c.pool = pool.handle if pool is not None else ffi.NULL
         c.frame_size, c.n_flows, c.gen_count, c.gen_rate_pps = frame_size, flows, count, int(rate_pps)
         c.n_tasks = len(tasks)

@@ -719,12 +719,37 @@ def _parse_queues(t: _Table) -> QueuesConfig:
         tx_rs_thresh=t.get_int("tx_rs_thresh", d.tx_rs_thresh, 0, 65535),
         in_flight=t.get_int("in_flight", d.in_flight, 0),
     )
-    for name in ("tx_free_thresh", "tx_rs_thresh"):
-        v = getattr(q, name)
-        if v and v >= q.tx_desc:
-            raise _Bad(t.key(name), f"{v} is not below queues.tx_desc ({q.tx_desc})",
-                       f"lower {name} (0 = PMD default) or raise queues.tx_desc")
+    problem = tx_thresh_problem(q.tx_desc, q.tx_rs_thresh, q.tx_free_thresh)
+    if problem:
+        key, text = problem
+        raise _Bad(t.key(key), text, "fix the thresholds (0 = the PMD's default of "
+                   f"{DEFAULT_TX_THRESH}) or queues.tx_desc")
     return q
+
+
+DEFAULT_TX_THRESH = 32  # DEFAULT_TX_RS_THRESH / DEFAULT_TX_FREE_THRESH of ixgbe, i40e, ice
+
+
+def tx_thresh_problem(nb_desc: int, rs: int, free: int) -> tuple[str, str] | None:
+    """DPDK's tx threshold rules, as ixgbe/i40e/ice/idpf ``tx_queue_setup`` enforce them
+    (0 = the PMD default, 32). Returns (key, one-line rule broken) or None. Only judged when
+    the profile sets a threshold: PMDs with other defaults are then the user's explicit choice."""
+    if not rs and not free:
+        return None
+    rs_v, free_v = rs or DEFAULT_TX_THRESH, free or DEFAULT_TX_THRESH
+    shown = f"(tx_rs_thresh {rs_v}{'' if rs else ' by default'}, tx_free_thresh {free_v}" \
+            f"{'' if free else ' by default'}, tx_desc {nb_desc})"
+    if rs_v >= nb_desc - 2:
+        return "tx_rs_thresh", f"DPDK requires tx_rs_thresh < tx_desc - 2 {shown}"
+    if free_v >= nb_desc - 3:
+        return "tx_free_thresh", f"DPDK requires tx_free_thresh < tx_desc - 3 {shown}"
+    if rs_v > free_v:
+        return "tx_rs_thresh", f"DPDK requires tx_rs_thresh <= tx_free_thresh {shown}"
+    if nb_desc % rs_v:
+        return "tx_rs_thresh", f"DPDK requires tx_rs_thresh to divide tx_desc {shown}"
+    if rs_v + free_v > nb_desc:
+        return "tx_free_thresh", f"DPDK requires tx_rs_thresh + tx_free_thresh <= tx_desc {shown}"
+    return None
 
 
 def _parse_mempool(t: _Table) -> MempoolConfig:

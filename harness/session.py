@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness import probe, topology
-from harness.errors import HarnessError, UsageError
+from harness.errors import HarnessError, ProbeError, UsageError
 from harness.profile import Profile
 from harness.system import hugepages, pci
 from harness.system.journal import Journal
@@ -73,6 +73,7 @@ class HarnessSession:
         self.sys_root, self.proc_root = sys_root, proc_root
         self.eal: probe.Eal | None = None
         self.pool: probe.Mempool | None = None
+        self.pool_error: HarnessError | None = None
         self.file_prefix = f"dh-{os.getpid()}-{secrets.token_hex(3)}"
         self.huge_dir: str | None = None
         self.bound: dict[str, str] = {}
@@ -108,7 +109,12 @@ class HarnessSession:
                 self.eal = probe.Eal.boot(eal_args(self.profile, file_prefix=self.file_prefix,
                                                    huge_dir=self.huge_dir))
                 mp = self.profile.mempool
-                self.pool = probe.Mempool("dh_pool", mp.mbufs, mp.cache, mp.data_room, mp.socket)
+                try:
+                    self.pool = probe.Mempool("dh_pool", mp.mbufs, mp.cache, mp.data_room, mp.socket)
+                except ProbeError as exc:
+                    # the deployment's pool itself is broken: suites/mempool says which rule it
+                    # breaks; checks that need the pool fail at setup naming this error
+                    self.pool_error = exc
             except HarnessError as exc:
                 self.error = exc
                 self.close()
@@ -129,9 +135,16 @@ class HarnessSession:
         self.start()
         return self.eal.worker_lcores()
 
+    def require_pool(self) -> probe.Mempool:
+        self.start()
+        if self.pool is None:
+            raise HarnessError(f"the profile's mempool cannot be created ({self.pool_error}); "
+                               "suites/mempool names the rule it breaks")
+        return self.pool
+
     def topology(self, kind: str | None = None, *, queues: int | None = None) -> topology.Topology:
         """The profile's ports (kind None), or a vdev topology of that kind, configured and started."""
-        self.start()
+        self.require_pool()
         if self.profile.ports.nic_mode:
             kind = "nic"
         kind = kind or self.profile.ports.topology

@@ -26,6 +26,14 @@ KIND_NOTES = {
     "pcap": "net_pcap replaying a capture the harness wrote",
 }
 
+PORTS_PER_TOPOLOGY = {"null_pair": 2, "ring_wire": 2, "tap": 1, "af_packet": 1, "pcap": 1}
+
+
+def profile_port_count(profile: Profile) -> int:
+    """Ports the profile's deployment uses: its NICs, or its vdev topology's ports."""
+    return len(profile.ports.pci) if profile.ports.nic_mode else PORTS_PER_TOPOLOGY[profile.ports.topology]
+
+
 _counter = iter(range(1_000_000))
 
 

@@ -287,6 +287,11 @@ int probe_port_stats_reset(uint16_t port)
     return rte_eth_dev_is_valid_port(port) ? rte_eth_stats_reset(port) : -ENODEV;
 }
 
+int probe_port_tx_done_cleanup(uint16_t port, uint16_t queue, uint32_t free_cnt)
+{
+    return rte_eth_dev_is_valid_port(port) ? rte_eth_tx_done_cleanup(port, queue, free_cnt) : -ENODEV;
+}
+
 /* ---------------------------------------------------------------- virtual devices */
 
 int probe_vdev_create(const char *name, const char *args)
@@ -479,6 +484,115 @@ int probe_pool_stats(probe_pool *pool, struct probe_pool_stats *out)
             out->hugepage_sz = msl->page_sz;
     }
     return 0;
+}
+
+struct held {
+    struct rte_mempool *mp;
+    void **objs;
+    uint32_t n;
+    struct held *next;
+};
+static struct held *held_list;
+
+int probe_pool_hold(probe_pool *pool, uint32_t n)
+{
+    if (pool == NULL)
+        return -EINVAL;
+    struct held *h = calloc(1, sizeof(*h));
+    void **objs = n ? calloc(n, sizeof(void *)) : NULL;
+    if (h == NULL || (n && objs == NULL)) {
+        free(h);
+        free(objs);
+        return -ENOMEM;
+    }
+    /* mbufs parked in lcore caches are free too: flush them to the ring first, or a worker keeps
+     * allocating from its cache and the pool never runs dry for it. Only safe while no lcore is
+     * using the pool: the caller holds before starting runs. */
+    for (unsigned lc = 0; lc < RTE_MAX_LCORE; lc++) {
+        struct rte_mempool_cache *cache = rte_mempool_default_cache(AS_MP(pool), lc);
+        if (cache)
+            rte_mempool_cache_flush(cache, AS_MP(pool));
+    }
+    uint32_t got = 0;
+    while (got < n) { /* bulks while they last, then one at a time for the tail */
+        uint32_t want = n - got >= 32 ? 32 : 1;
+        if (rte_mempool_get_bulk(AS_MP(pool), &objs[got], want) == 0)
+            got += want;
+        else if (want == 1)
+            break;
+        else if (rte_mempool_get(AS_MP(pool), &objs[got]) == 0)
+            got++;
+        else
+            break;
+    }
+    h->mp = AS_MP(pool);
+    h->objs = objs;
+    h->n = got;
+    h->next = held_list;
+    held_list = h;
+    return (int)got;
+}
+
+int probe_pool_release(probe_pool *pool)
+{
+    if (pool == NULL)
+        return -EINVAL;
+    int released = 0;
+    for (struct held **pp = &held_list; *pp;) {
+        struct held *h = *pp;
+        if (h->mp != AS_MP(pool)) {
+            pp = &h->next;
+            continue;
+        }
+        if (h->n)
+            rte_mempool_put_bulk(h->mp, h->objs, h->n);
+        released += (int)h->n;
+        *pp = h->next;
+        free(h->objs);
+        free(h);
+    }
+    return released;
+}
+
+struct bench_arg {
+    struct rte_mempool *mp;
+    uint32_t bulk, rounds, use_cache;
+    struct probe_pool_bench *out;
+};
+
+static int bench_loop(void *arg)
+{
+    struct bench_arg *a = arg;
+    void *objs[PROBE_MAX_BURST];
+    struct rte_mempool_cache *cache = a->use_cache ? rte_mempool_default_cache(a->mp, rte_lcore_id()) : NULL;
+    uint64_t t0 = rte_rdtsc();
+    for (uint32_t r = 0; r < a->rounds; r++) {
+        if (rte_mempool_generic_get(a->mp, objs, a->bulk, cache) < 0) {
+            a->out->failed_gets++;
+            continue;
+        }
+        rte_mempool_generic_put(a->mp, objs, a->bulk, cache);
+        a->out->ops += a->bulk;
+    }
+    a->out->cycles = rte_rdtsc() - t0;
+    if (cache)
+        rte_mempool_cache_flush(cache, a->mp); /* leave nothing parked in this lcore's cache */
+    return 0;
+}
+
+int probe_pool_bench(probe_pool *pool, uint32_t lcore, uint32_t bulk, uint32_t rounds, uint32_t use_cache,
+                     struct probe_pool_bench *out)
+{
+    if (!eal_ready || pool == NULL || out == NULL || bulk == 0 || bulk > PROBE_MAX_BURST ||
+        lcore >= RTE_MAX_LCORE || !rte_lcore_is_enabled(lcore) || lcore == rte_get_main_lcore())
+        return -EINVAL;
+    memset(out, 0, sizeof(*out));
+    out->tsc_hz = rte_get_tsc_hz();
+    struct bench_arg a = {AS_MP(pool), bulk, rounds, use_cache, out};
+    int rc = rte_eal_remote_launch(bench_loop, &a, lcore);
+    if (rc < 0)
+        return rc;
+    return rte_eal_wait_lcore(lcore);
 }
 
 /* ---------------------------------------------------------------- frames */

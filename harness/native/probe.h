@@ -131,8 +131,9 @@ int probe_pool_create(const char *name, uint32_t n, uint32_t cache, uint16_t dat
                       int32_t socket, probe_pool **out);
 int probe_pool_free(probe_pool *pool);
 int probe_pool_stats(probe_pool *pool, struct probe_pool_stats *out);
-/* take up to n mbufs out of the pool and keep them (exhaustion tests); returns how many were
- * taken; probe_pool_release gives every held mbuf back */
+/* take up to n mbufs out of the pool and keep them (exhaustion tests), after flushing every
+ * lcore's cache (call while no run uses the pool); returns how many were taken;
+ * probe_pool_release gives every held mbuf back */
 int probe_pool_hold(probe_pool *pool, uint32_t n);
 int probe_pool_release(probe_pool *pool);
 /* get/put bulk cycles on a worker lcore, through its per-lcore cache or around it */

@@ -332,8 +332,6 @@ def test_range_edges_are_accepted():
         ('[ports]\nloopback = "cable"', "ports.loopback: 'cable' needs NIC ports but ports.pci is empty; list the ports in ports.pci (or pass --nic)"),
         (NIC + 'loopback = "internal"', 'ports.lpbk_mode: must be > 0 when ports.loopback = "internal"; set lpbk_mode'),
         (NIC + "lpbk_mode = 1", 'ports.lpbk_mode: 1 is only used with ports.loopback = "internal" (loopback is \'none\'); set lpbk_mode = 0'),
-        ("[queues]\ntx_desc = 512\ntx_rs_thresh = 512", "queues.tx_rs_thresh: 512 is not below queues.tx_desc (512); lower tx_rs_thresh"),
-        ("[queues]\ntx_free_thresh = 2048", "queues.tx_free_thresh: 2048 is not below queues.tx_desc (1024)"),
         ('[rss]\nkey = "6d5a"', "rss.key: is 2 bytes; an RSS key is 40 bytes (most NICs) or 52 bytes"),
         ('[rss]\nkey = "6d5g"', "rss.key: 'g' is not a hex digit; write the key as 80 (40-byte) or 104 (52-byte) hex digits"),
         ('[rss]\nkey = "6d5"', "rss.key: has an odd number of hex digits (3)"),
@@ -628,3 +626,26 @@ def test_frozen_map():
     m = FrozenMap({"a": 1.0, "b": 2.0})
     assert m == {"b": 2.0, "a": 1.0} and hash(m) == hash(FrozenMap([("b", 2.0), ("a", 1.0)]))
     assert len(m) == 2 and m["a"] == 1.0 and list(m) == ["a", "b"]
+
+
+@pytest.mark.parametrize("queues, expected", [
+    ("tx_desc = 512\ntx_rs_thresh = 512", "queues.tx_rs_thresh: DPDK requires tx_rs_thresh < tx_desc - 2 "
+     "(tx_rs_thresh 512, tx_free_thresh 32 by default, tx_desc 512)"),
+    ("tx_free_thresh = 2048", "queues.tx_free_thresh: DPDK requires tx_free_thresh < tx_desc - 3"),
+    ("tx_rs_thresh = 64", "queues.tx_rs_thresh: DPDK requires tx_rs_thresh <= tx_free_thresh "
+     "(tx_rs_thresh 64, tx_free_thresh 32 by default, tx_desc 1024)"),
+    ("tx_rs_thresh = 24\ntx_free_thresh = 48", "queues.tx_rs_thresh: DPDK requires tx_rs_thresh to divide tx_desc"),
+    ("tx_desc = 64\ntx_rs_thresh = 32\ntx_free_thresh = 40",
+     "queues.tx_free_thresh: DPDK requires tx_rs_thresh + tx_free_thresh <= tx_desc"),
+])
+def test_tx_thresholds_dpdk_rejects_are_profile_errors(queues, expected):
+    with pytest.raises(ProfileError) as info:
+        parse_profile("[queues]\n" + queues, "p.toml")
+    msg = str(info.value)
+    assert msg.startswith("p.toml: " + expected), msg
+    assert "fix the thresholds (0 = the PMD's default of 32)" in msg and "\n" not in msg
+
+
+@pytest.mark.parametrize("queues", ["", "tx_rs_thresh = 32\ntx_free_thresh = 32", "tx_rs_thresh = 16\ntx_free_thresh = 64"])
+def test_tx_thresholds_dpdk_accepts_load(queues):
+    parse_profile("[queues]\n" + queues, "p.toml")
