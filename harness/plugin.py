@@ -6,7 +6,6 @@ once the package is installed. The EAL is booted lazily, by the first test that 
 from __future__ import annotations
 
 import atexit
-import json
 import os
 import pathlib
 import signal
@@ -14,7 +13,7 @@ import time
 
 import pytest
 
-from harness import __version__, capabilities, fixtures
+from harness import __version__, capabilities, fixtures, report
 from harness.errors import HarnessError
 from harness.profile import default_profile_path, check_host, load_profile
 from harness.session import HarnessSession
@@ -224,61 +223,22 @@ def _accounted(sess) -> int:
     return sum(t.pending() + t.held_mbufs for t in sess.topologies.values())
 
 
-def _fmt(v):
-    if v is None:
-        return "-"
-    return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.4g}"
-
-
-def _rows(sess):
-    rows = []
-    for f in sess.figures:
-        verdict = {None: "", True: "PASS", False: "FAIL"}[f.passed]
-        target = f"{f.op} {_fmt(f.target)}" if f.target is not None else "-"
-        rows.append([f.test.split("::", 1)[-1], f.name, _fmt(f.value), f.unit, target, verdict])
-    return rows
-
-
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     sess = config.stash.get(SESSION_KEY, None)
     if sess is None:
         return
     from tabulate import tabulate
 
-    headers = ["check", "figure", "measured", "unit", "target", "verdict"]
-    rows = _rows(sess)
+    rows = report.figure_rows(sess.figures)
     if rows:
         terminalreporter.section("dpdk-harness: measured vs target")
-        terminalreporter.write_line(tabulate(rows, headers=headers))
+        terminalreporter.write_line(tabulate(rows, headers=report.HEADERS))
     if sess.skips:
         terminalreporter.section("dpdk-harness: skipped checks")
         for nodeid, reason in sess.skips:
             terminalreporter.write_line(f"{nodeid}: {reason}")
     if _runs_tests(config):
-        _write_reports(config, sess, rows, headers, exitstatus)
-
-
-def _write_reports(config, sess, rows, headers, exitstatus):
-    from tabulate import tabulate
-
-    out = pathlib.Path(config.stash[REPORT_DIR_KEY])
-    out.mkdir(parents=True, exist_ok=True)
-    stats = config.pluginmanager.get_plugin("terminalreporter").stats
-    outcomes = {k: len(v) for k, v in stats.items() if k in ("passed", "failed", "skipped", "error")}
-    results = {
-        "harness_version": __version__,
-        "profile": {"name": sess.profile.name, "path": sess.profile.path},
-        "exit_status": int(exitstatus),
-        "outcomes": outcomes,
-        "inventory": inventory.host_inventory(sys_root=SYS_ROOT),
-        "figures": [f.__dict__ for f in sess.figures],
-        "skips": [{"check": n, "reason": r} for n, r in sess.skips],
-    }
-    (out / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
-    md = [f"# dpdk-harness summary: {sess.profile.name}", "",
-          ", ".join(f"{v} {k}" for k, v in outcomes.items()) or "no tests ran", ""]
-    if rows:
-        md += [tabulate(rows, headers=headers, tablefmt="github"), ""]
-    if sess.skips:
-        md += ["## Skipped checks", ""] + [f"- `{n}`: {r}" for n, r in sess.skips] + [""]
-    (out / "summary.md").write_text("\n".join(md))
+        stats = terminalreporter.stats
+        outcomes = {k: len(v) for k, v in stats.items() if k in ("passed", "failed", "skipped", "error")}
+        report.write_reports(pathlib.Path(config.stash[REPORT_DIR_KEY]), sess, outcomes, int(exitstatus),
+                             inventory.host_inventory(sys_root=SYS_ROOT))
