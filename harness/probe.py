@@ -350,6 +350,7 @@ class RunStats:
     running: bool
     gen_done: bool
     pool_min_avail: int
+    trace_used: int = 0
     tasks: list[dict] = field(default_factory=list)
 
     def total(self, key: str) -> int:
@@ -384,7 +385,8 @@ class Run:
     """A set of tasks looping on one worker lcore until stopped."""
 
     def __init__(self, lcore: int, tasks: Sequence[Task], *, burst: int = 32, pool: Mempool | None = None,
-                 frame_size: int = 64, flows: int = 1, count: int = 0, rate_pps: int = 0, flags: int = 0):
+                 frame_size: int = 64, flows: int = 1, count: int = 0, rate_pps: int = 0, flags: int = 0,
+                 trace: int = 0):
         if not tasks or len(tasks) > MAX_TASKS:
             raise UsageError(f"a run takes 1..{MAX_TASKS} tasks, got {len(tasks)}")
         c = ffi.new("struct probe_run_conf *")
@@ -394,6 +396,8 @@ class Run:
         c.n_tasks = len(tasks)
         for i, t in enumerate(tasks):
             c.tasks[i] = dataclasses.astuple(t)
+        self._trace = ffi.new("struct probe_trace_rec[]", trace) if trace else ffi.NULL  # alive while C writes
+        c.trace, c.trace_len = self._trace, trace
         self.conf = c
         self.lcore = lcore
         self.tasks = list(tasks)
@@ -413,7 +417,15 @@ class Run:
         hz = st.tsc_hz or 1
         return RunStats(tsc_hz=st.tsc_hz, elapsed_s=(st.tsc_last - st.tsc_start) / hz if st.tsc_hz else 0.0,
                         loops=st.loops, cpu_first=st.cpu_first, cpu_last=st.cpu_last, running=bool(st.running),
-                        gen_done=bool(st.gen_done), pool_min_avail=st.pool_min_avail, tasks=tasks)
+                        gen_done=bool(st.gen_done), pool_min_avail=st.pool_min_avail,
+                        trace_used=st.trace_used, tasks=tasks)
+
+    def trace(self) -> list[dict]:
+        """The per-packet records of the first ``trace`` packets (after stop)."""
+        if not self._trace:
+            return []
+        n = self.stop().trace_used
+        return [_struct_to_dict(self._trace[i], "struct probe_trace_rec") for i in range(n)]
 
     def wait_generated(self, timeout_s: float) -> bool:
         return bool(check(lib.probe_run_wait(self._h, int(timeout_s * 1000)), "run wait"))
@@ -443,6 +455,105 @@ def run_for(seconds: float, lcore: int, tasks: Sequence[Task], **kw) -> RunStats
     finally:
         stats = run.stop()
     return stats
+
+
+# ---------------------------------------------------------------- single mbufs
+
+
+class Packet:
+    """One mbuf, for zero-copy checks. ``view()`` is a memoryview over its data, without a copy.
+
+    Views never outlive the mbuf: :meth:`free` (and handing the mbuf to :meth:`tx`) releases every
+    view first, after which using one raises ``ValueError``; a view that is still exported
+    (e.g. wrapped by numpy) makes ``free`` refuse, rather than leave a dangling pointer.
+    """
+
+    def __init__(self, handle, what: str):
+        self._h = handle
+        self._views: list[memoryview] = []
+        self.what = what
+
+    @classmethod
+    def alloc(cls, pool: Mempool, frame_size: int = 64) -> "Packet":
+        out = ffi.new("probe_mbuf **")
+        check(require_lib().probe_mbuf_alloc(pool.handle, frame_size, out), f"alloc a {frame_size}-byte frame")
+        return cls(out[0], f"{frame_size}-byte frame")
+
+    @classmethod
+    def chain(cls, pool: Mempool, total: int, seg_len: int) -> "Packet":
+        out = ffi.new("probe_mbuf **")
+        check(require_lib().probe_mbuf_alloc_chain(pool.handle, total, seg_len, out),
+              f"chain a {total}-byte frame in {seg_len}-byte segments")
+        return cls(out[0], f"{total}-byte chained frame")
+
+    @classmethod
+    def receive(cls, port: Port, queue: int = 0, timeout_s: float = 1.0) -> "Packet":
+        out = ffi.new("probe_mbuf **")
+        check(require_lib().probe_mbuf_rx(port.id, queue, int(timeout_s * 1000), out),
+              f"receive one frame on port {port.id} queue {queue}")
+        return cls(out[0], f"frame received on port {port.id}")
+
+    @classmethod
+    def external(cls, pool: Mempool, extset, frame_size: int = 64) -> "Packet":
+        out = ffi.new("probe_mbuf **")
+        check(require_lib().probe_extbuf_alloc(pool.handle, frame_size, extset, out), "attach an external buffer")
+        return cls(out[0], "external-buffer frame")
+
+    @property
+    def handle(self):
+        if self._h is None:
+            raise ValueError(f"{self.what}: the mbuf was freed or handed to the PMD")
+        return self._h
+
+    def info(self) -> dict:
+        out = ffi.new("struct probe_mbuf_info *")
+        check(lib.probe_mbuf_info(self.handle, out), "mbuf info")
+        return _struct_to_dict(out[0], "struct probe_mbuf_info")
+
+    def view(self) -> memoryview:
+        data, n = ffi.new("uint8_t **"), ffi.new("uint32_t *")
+        check(lib.probe_mbuf_data(self.handle, data, n), "mbuf data")
+        mv = memoryview(ffi.buffer(data[0], n[0]))
+        self._views.append(mv)
+        return mv
+
+    def c_byte(self, i: int) -> int:
+        """What C reads at byte i of the data."""
+        return check(lib.probe_mbuf_byte(self.handle, i), f"mbuf byte {i}")
+
+    def clone(self, pool: Mempool) -> "Packet":
+        out = ffi.new("probe_mbuf **")
+        check(lib.probe_mbuf_clone(self.handle, pool.handle, out), "rte_pktmbuf_clone")
+        return Packet(out[0], f"clone of {self.what}")
+
+    def _release_views(self) -> None:
+        for mv in self._views:
+            mv.release()  # BufferError while exported: the mbuf must then stay alive
+        self._views.clear()
+
+    def tx(self, port: Port, queue: int = 0) -> None:
+        """Hand the mbuf to the PMD; on success this handle no longer owns it."""
+        self._release_views()
+        check(lib.probe_mbuf_tx(self.handle, port.id, queue), f"transmit {self.what} on port {port.id}")
+        self._h = None
+
+    def free(self) -> None:
+        if self._h is not None:
+            self._release_views()
+            check(lib.probe_mbuf_free(self._h), "rte_pktmbuf_free")
+            self._h = None
+
+    def __enter__(self) -> "Packet":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.free()
+
+
+def extbuf_set():
+    """Counters shared by external buffers: attached, freed (callback calls), extra_frees."""
+    require_lib()
+    return ffi.new("struct probe_extbuf_set *")
 
 
 # ---------------------------------------------------------------- outside DPDK

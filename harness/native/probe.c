@@ -658,6 +658,32 @@ static inline int frame_is_ours(const uint8_t *p, uint32_t len)
     return p[PAYLOAD_OFF] == MAGIC0 && p[PAYLOAD_OFF + 1] == MAGIC1;
 }
 
+static inline uint64_t frame_seq(const uint8_t *p, uint32_t len)
+{
+    uint64_t seq;
+    if (!frame_is_ours(p, len))
+        return UINT64_MAX;
+    memcpy(&seq, p + PAYLOAD_OFF + 2, 8);
+    return seq;
+}
+
+/* the FRAME_MIN bytes the generator wrote, rebuilt from the frame's own flow, seq and tsc */
+static inline int frame_intact(const uint8_t *p, uint32_t len)
+{
+    uint8_t want[FRAME_MIN];
+    uint64_t seq, tsc;
+    if (!frame_is_ours(p, len))
+        return 0;
+    const struct rte_ipv4_hdr *ip = (const struct rte_ipv4_hdr *)(p + L3_OFF);
+    const struct rte_udp_hdr *udp = (const struct rte_udp_hdr *)(p + L4_OFF);
+    uint32_t flow = ((uint32_t)(rte_be_to_cpu_16(udp->src_port) - 1024) << 16) |
+                    (rte_be_to_cpu_32(ip->src_addr) & 0xffffu);
+    memcpy(&seq, p + PAYLOAD_OFF + 2, 8);
+    memcpy(&tsc, p + PAYLOAD_OFF + 10, 8);
+    build_frame(want, (uint16_t)rte_be_to_cpu_16(ip->total_length) + L3_OFF, flow, seq, tsc);
+    return memcmp(want, p, FRAME_MIN) == 0;
+}
+
 /* ---------------------------------------------------------------- runs */
 
 struct probe_run {
@@ -667,6 +693,31 @@ struct probe_run {
     uint32_t launched;
 };
 
+static inline int frame_intact(const uint8_t *p, uint32_t len);
+static inline uint64_t frame_seq(const uint8_t *p, uint32_t len);
+
+/* the first trace_len packets of a run, recorded for the zero-copy checks */
+static inline void trace_burst(struct probe_run *r, const struct probe_task *t, uint16_t kind,
+                               struct rte_mbuf **bufs, uint16_t n)
+{
+    struct probe_trace_rec *tr = r->conf.trace;
+    if (likely(tr == NULL))
+        return;
+    for (uint16_t i = 0; i < n && r->stats.trace_used < r->conf.trace_len; i++) {
+        struct probe_trace_rec *rec = &tr[r->stats.trace_used++];
+        const uint8_t *d = rte_pktmbuf_mtod(bufs[i], const uint8_t *);
+        uint32_t dl = rte_pktmbuf_data_len(bufs[i]);
+        rec->mbuf = (uint64_t)(uintptr_t)bufs[i];
+        rec->data = (uint64_t)(uintptr_t)d;
+        rec->buf_iova = bufs[i]->buf_iova;
+        rec->seq = frame_seq(d, dl);
+        rec->task = (uint16_t)(t - r->conf.tasks);
+        rec->kind = kind;
+        rec->nb_segs = bufs[i]->nb_segs;
+        rec->intact = kind == PROBE_TRACE_RX ? (uint16_t)frame_intact(d, dl) : 0;
+    }
+}
+
 /* rx_burst on the task's queue, counting polls and empty polls */
 static inline uint16_t rx_poll(const struct probe_run *r, const struct probe_task *t,
                                struct probe_task_stats *s, struct rte_mbuf **bufs)
@@ -674,6 +725,7 @@ static inline uint16_t rx_poll(const struct probe_run *r, const struct probe_tas
     uint16_t n = rte_eth_rx_burst(t->rx_port, t->rx_queue, bufs, r->conf.burst);
     s->rx_polls++;
     s->rx_empty_polls += n == 0;
+    trace_burst((struct probe_run *)r, t, PROBE_TRACE_RX, bufs, n);
     return n;
 }
 
@@ -685,6 +737,7 @@ static inline void tx_and_free_unsent(const struct probe_run *r, const struct pr
     uint64_t bytes = 0;
     for (uint16_t i = 0; i < n; i++)
         bytes += rte_pktmbuf_pkt_len(bufs[i]);
+    trace_burst((struct probe_run *)r, t, PROBE_TRACE_TX, bufs, n);
     uint16_t sent = rte_eth_tx_burst(t->tx_port, t->tx_queue, bufs, n);
     s->tx_calls++;
     s->tx_pkts += sent;
@@ -924,6 +977,183 @@ int probe_run_free(probe_run *r)
     if (r->launched)
         probe_run_stop(r);
     free(r);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- single mbufs */
+
+#define AS_M(m) ((struct rte_mbuf *)(void *)(m))
+
+int probe_mbuf_alloc(probe_pool *pool, uint16_t frame_size, probe_mbuf **out)
+{
+    if (pool == NULL || out == NULL)
+        return -EINVAL;
+    struct rte_mbuf *m = rte_pktmbuf_alloc(AS_MP(pool));
+    if (m == NULL)
+        return -ENOMEM;
+    if (frame_size) {
+        uint16_t len = frame_len(frame_size);
+        if (len > rte_pktmbuf_tailroom(m)) {
+            rte_pktmbuf_free(m);
+            return -EMSGSIZE;
+        }
+        build_frame(rte_pktmbuf_mtod(m, uint8_t *), len, 0, 0, rte_rdtsc());
+        m->data_len = m->pkt_len = len;
+    }
+    *out = (probe_mbuf *)(void *)m;
+    return 0;
+}
+
+int probe_mbuf_rx(uint16_t port, uint16_t queue, uint32_t timeout_ms, probe_mbuf **out)
+{
+    struct rte_mbuf *m;
+    if (!rte_eth_dev_is_valid_port(port) || out == NULL)
+        return -EINVAL;
+    for (uint32_t waited = 0;; waited++) {
+        if (rte_eth_rx_burst(port, queue, &m, 1) == 1) {
+            *out = (probe_mbuf *)(void *)m;
+            return 0;
+        }
+        if (waited >= timeout_ms)
+            return -ETIMEDOUT;
+        rte_delay_us_sleep(1000);
+    }
+}
+
+int probe_mbuf_tx(probe_mbuf *m, uint16_t port, uint16_t queue)
+{
+    struct rte_mbuf *mb = AS_M(m);
+    if (m == NULL || !rte_eth_dev_is_valid_port(port))
+        return -EINVAL;
+    return rte_eth_tx_burst(port, queue, &mb, 1) == 1 ? 0 : -EAGAIN;
+}
+
+int probe_mbuf_info(probe_mbuf *m, struct probe_mbuf_info *out)
+{
+    if (m == NULL || out == NULL)
+        return -EINVAL;
+    struct rte_mbuf *mb = AS_M(m);
+    memset(out, 0, sizeof(*out));
+    out->mbuf = (uint64_t)(uintptr_t)mb;
+    out->buf_addr = (uint64_t)(uintptr_t)mb->buf_addr;
+    out->buf_iova = mb->buf_iova;
+    out->data_addr = (uint64_t)(uintptr_t)rte_pktmbuf_mtod(mb, void *);
+    rte_iova_t iova = rte_mem_virt2iova(mb->buf_addr);
+    out->virt2iova = iova == RTE_BAD_IOVA ? UINT64_MAX : iova;
+    const struct rte_memseg_list *msl = rte_mem_virt2memseg_list(mb->buf_addr);
+    out->page_sz = msl ? msl->page_sz : 0;
+    out->data_off = mb->data_off;
+    out->buf_len = mb->buf_len;
+    out->data_len = mb->data_len;
+    out->pkt_len = mb->pkt_len;
+    out->nb_segs = mb->nb_segs;
+    out->refcnt = rte_mbuf_refcnt_read(RTE_MBUF_DIRECT(mb) ? mb : rte_mbuf_from_indirect(mb));
+    out->flags = (RTE_MBUF_CLONED(mb) ? 1u : 0u) | (RTE_MBUF_HAS_EXTBUF(mb) ? 2u : 0u);
+    return 0;
+}
+
+int probe_mbuf_data(probe_mbuf *m, uint8_t **data, uint32_t *len)
+{
+    if (m == NULL || data == NULL || len == NULL)
+        return -EINVAL;
+    *data = rte_pktmbuf_mtod(AS_M(m), uint8_t *);
+    *len = rte_pktmbuf_data_len(AS_M(m));
+    return 0;
+}
+
+int probe_mbuf_byte(probe_mbuf *m, uint32_t i)
+{
+    if (m == NULL || i >= rte_pktmbuf_data_len(AS_M(m)))
+        return -EINVAL;
+    return rte_pktmbuf_mtod(AS_M(m), const uint8_t *)[i];
+}
+
+int probe_mbuf_clone(probe_mbuf *m, probe_pool *pool, probe_mbuf **out)
+{
+    if (m == NULL || pool == NULL || out == NULL)
+        return -EINVAL;
+    struct rte_mbuf *c = rte_pktmbuf_clone(AS_M(m), AS_MP(pool));
+    if (c == NULL)
+        return -ENOMEM;
+    *out = (probe_mbuf *)(void *)c;
+    return 0;
+}
+
+int probe_mbuf_alloc_chain(probe_pool *pool, uint32_t total, uint16_t seg_len, probe_mbuf **out)
+{
+    if (pool == NULL || out == NULL || seg_len == 0 || total < FRAME_MIN || seg_len < FRAME_MIN)
+        return -EINVAL;
+    struct rte_mbuf *head = NULL;
+    uint32_t left = total, seq = 0;
+    while (left) {
+        struct rte_mbuf *s = rte_pktmbuf_alloc(AS_MP(pool));
+        if (s == NULL) {
+            rte_pktmbuf_free(head);
+            return -ENOMEM;
+        }
+        uint16_t n = left < seg_len ? (uint16_t)left : seg_len;
+        if (n > rte_pktmbuf_tailroom(s)) {
+            rte_pktmbuf_free(s);
+            rte_pktmbuf_free(head);
+            return -EMSGSIZE;
+        }
+        uint8_t *d = rte_pktmbuf_mtod(s, uint8_t *);
+        for (uint16_t i = 0; i < n; i++)
+            d[i] = (uint8_t)(seq + i);
+        s->data_len = s->pkt_len = n;
+        if (head == NULL) {
+            build_frame(d, (uint16_t)(total > UINT16_MAX ? UINT16_MAX : total), 0, 0, 0);
+            head = s;
+        } else if (rte_pktmbuf_chain(head, s) != 0) {
+            rte_pktmbuf_free(s);
+            rte_pktmbuf_free(head);
+            return -EOVERFLOW;
+        }
+        left -= n;
+        seq += n;
+    }
+    *out = (probe_mbuf *)(void *)head;
+    return 0;
+}
+
+int probe_mbuf_free(probe_mbuf *m)
+{
+    if (m == NULL)
+        return -EINVAL;
+    rte_pktmbuf_free(AS_M(m));
+    return 0;
+}
+
+static void extbuf_free_cb(void *addr, void *opaque)
+{
+    struct probe_extbuf_set *set = opaque;
+    if (__atomic_add_fetch(&set->freed, 1, __ATOMIC_RELAXED) > set->attached)
+        __atomic_add_fetch(&set->extra_frees, 1, __ATOMIC_RELAXED);
+    rte_free(addr);
+}
+
+int probe_extbuf_alloc(probe_pool *pool, uint16_t frame_size, struct probe_extbuf_set *set, probe_mbuf **out)
+{
+    if (pool == NULL || set == NULL || out == NULL)
+        return -EINVAL;
+    uint16_t len = frame_len(frame_size);
+    uint16_t buf_len = (uint16_t)RTE_ALIGN_CEIL(len + RTE_PKTMBUF_HEADROOM + sizeof(struct rte_mbuf_ext_shared_info) + 64, 64);
+    uint8_t *buf = rte_malloc("dh_extbuf", buf_len, RTE_CACHE_LINE_SIZE);
+    if (buf == NULL)
+        return -ENOMEM;
+    struct rte_mbuf_ext_shared_info *shinfo =
+        rte_pktmbuf_ext_shinfo_init_helper(buf, &buf_len, extbuf_free_cb, set);
+    struct rte_mbuf *m = shinfo ? rte_pktmbuf_alloc(AS_MP(pool)) : NULL;
+    if (m == NULL) {
+        rte_free(buf);
+        return -ENOMEM;
+    }
+    rte_pktmbuf_attach_extbuf(m, buf, rte_malloc_virt2iova(buf), buf_len, shinfo);
+    rte_pktmbuf_reset_headroom(m);
+    build_frame(rte_pktmbuf_mtod(m, uint8_t *), len, 0, set->attached, rte_rdtsc());
+    m->data_len = m->pkt_len = len;
+    set->attached++;
+    *out = (probe_mbuf *)(void *)m;
     return 0;
 }
 

@@ -152,6 +152,19 @@ struct probe_task {
     uint16_t rx_port, rx_queue;
     uint16_t tx_port, tx_queue;
 };
+/* per-packet trace of the first trace_len packets a run handles (zero-copy checks) */
+#define PROBE_TRACE_RX 1
+#define PROBE_TRACE_TX 2
+struct probe_trace_rec {
+    uint64_t mbuf;          /* the rte_mbuf's address */
+    uint64_t data;          /* rte_pktmbuf_mtod */
+    uint64_t buf_iova;
+    uint64_t seq;           /* the generator's sequence number, or UINT64_MAX if not ours */
+    uint16_t task;          /* index of the task in the run */
+    uint16_t kind;          /* PROBE_TRACE_RX / PROBE_TRACE_TX */
+    uint16_t nb_segs;
+    uint16_t intact;        /* RX: the bytes the generator wrote are unchanged */
+};
 struct probe_run_conf {
     uint32_t lcore;
     uint16_t burst;
@@ -163,6 +176,8 @@ struct probe_run_conf {
     uint64_t gen_rate_pps;  /* GEN: TSC-paced rate (0 = as fast as possible) */
     uint32_t n_tasks;
     struct probe_task tasks[16];
+    struct probe_trace_rec *trace;  /* NULL = no trace */
+    uint32_t trace_len;
 };
 struct probe_task_stats {
     uint64_t rx_pkts, rx_bytes, rx_ours, rx_polls, rx_empty_polls;
@@ -176,6 +191,7 @@ struct probe_run_stats {
     uint32_t running;               /* the loop has not returned yet */
     uint32_t gen_done;              /* every GEN task reached gen_count */
     uint32_t pool_min_avail;        /* lowest free count seen, sampled in the loop */
+    uint32_t trace_used;            /* records written to conf.trace */
     uint32_t n_tasks;
     struct probe_task_stats task[16];
 };
@@ -187,6 +203,41 @@ int probe_run_wait(probe_run *run, uint32_t timeout_ms);
 /* ask the loop to return, wait for its lcore; returns the loop's return value */
 int probe_run_stop(probe_run *run);
 int probe_run_free(probe_run *run);
+
+/* ---- single mbufs, for zero-copy checks (not a data path: one packet at a time) ---- */
+typedef struct probe_mbuf probe_mbuf;
+struct probe_mbuf_info {
+    uint64_t mbuf, buf_addr, buf_iova, data_addr;
+    uint64_t virt2iova;         /* rte_mem_virt2iova(buf_addr); RTE_BAD_IOVA = UINT64_MAX */
+    uint64_t page_sz;           /* page size of the memory the buffer is in */
+    uint32_t data_off;          /* headroom before the data */
+    uint32_t buf_len, data_len, pkt_len;
+    uint16_t nb_segs, refcnt;
+    uint32_t flags;             /* bit 0 indirect (clone), bit 1 external buffer */
+};
+/* an mbuf with a generated frame of frame_size bytes (or an empty one if frame_size is 0) */
+int probe_mbuf_alloc(probe_pool *pool, uint16_t frame_size, probe_mbuf **out);
+/* receive one mbuf on port/queue from the calling thread, waiting up to timeout_ms */
+int probe_mbuf_rx(uint16_t port, uint16_t queue, uint32_t timeout_ms, probe_mbuf **out);
+/* transmit it (ownership passes to the PMD on success; -EAGAIN if the queue took nothing) */
+int probe_mbuf_tx(probe_mbuf *m, uint16_t port, uint16_t queue);
+int probe_mbuf_info(probe_mbuf *m, struct probe_mbuf_info *out);
+/* pointer and length of the first segment's data, for a view without a copy */
+int probe_mbuf_data(probe_mbuf *m, uint8_t **data, uint32_t *len);
+/* C's own read of byte i of the data: shows writes through a view reach the mbuf */
+int probe_mbuf_byte(probe_mbuf *m, uint32_t i);
+int probe_mbuf_clone(probe_mbuf *m, probe_pool *pool, probe_mbuf **out);
+/* chain: a frame of total bytes split over segments of seg_len (multi-segment checks) */
+int probe_mbuf_alloc_chain(probe_pool *pool, uint32_t total, uint16_t seg_len, probe_mbuf **out);
+int probe_mbuf_free(probe_mbuf *m);
+/* external buffers: an mbuf attached (rte_pktmbuf_attach_extbuf) to a buffer from rte_malloc
+ * holding a generated frame; the buffer's free callback counts into the set */
+struct probe_extbuf_set {
+    uint32_t attached;          /* buffers handed out with this set */
+    uint32_t freed;             /* free-callback calls so far */
+    uint32_t extra_frees;       /* calls beyond one per buffer */
+};
+int probe_extbuf_alloc(probe_pool *pool, uint16_t frame_size, struct probe_extbuf_set *set, probe_mbuf **out);
 
 /* ---- frames outside DPDK: the kernel side of tap / af_packet, and pcap files ---- */
 /* send count frames of n_flows flows on ifname through an AF_PACKET socket opened

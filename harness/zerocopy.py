@@ -1,0 +1,89 @@
+"""Zero-copy verdicts from a run's per-packet trace.
+
+The traced run is ``gen(tx port) -> [wire] -> fwd(rx port -> rx port) -> [wire] -> sink(tx port)``:
+task 0 generates, task 1 forwards (the data path under test), task 2 receives. Each record holds
+the mbuf and data addresses a task saw for a sequence number, so every hop can be judged: a hop
+that hands on a different mbuf (or different data) copied the packet.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+RX, TX = 1, 2
+NOT_OURS = (1 << 64) - 1
+GEN, FWD, SINK = 0, 1, 2
+
+
+@dataclass
+class Hop:
+    name: str
+    where: str
+    same: int = 0
+    copied: int = 0
+    example: str = ""
+
+    @property
+    def packets(self) -> int:
+        return self.same + self.copied
+
+
+@dataclass
+class Analysis:
+    packets: int                      # sequence numbers seen at every stage
+    hops: list[Hop] = field(default_factory=list)
+    intact: int = 0                   # received with the generator's bytes unchanged
+    not_intact: int = 0
+
+    @property
+    def copies(self) -> int:
+        """Packets copied on at least one hop."""
+        return max((h.copied for h in self.hops), default=0)
+
+    @property
+    def copies_per_packet(self) -> float:
+        return sum(h.copied for h in self.hops) / self.packets if self.packets else 0.0
+
+
+def _by_seq(trace, task, kind):
+    out = {}
+    for r in trace:
+        if r["task"] == task and r["kind"] == kind and r["seq"] != NOT_OURS:
+            out.setdefault(r["seq"], r)
+    return out
+
+
+def analyse(trace: list[dict], *, fwd_where: str, wire_identity: bool) -> Analysis:
+    """Judge each hop of a traced gen -> fwd -> sink run. ``wire_identity``: the wire itself hands
+    over the same mbufs (a ring wire); on a real cable each side's NIC has its own buffers."""
+    sent, fwd_rx = _by_seq(trace, GEN, TX), _by_seq(trace, FWD, RX)
+    fwd_tx, got = _by_seq(trace, FWD, TX), _by_seq(trace, SINK, RX)
+    seqs = sorted(set(sent) & set(fwd_rx) & set(fwd_tx) & set(got))
+    hops = [Hop("forwarding stage", fwd_where)]
+    pairs = [(fwd_rx, fwd_tx)]
+    if wire_identity:
+        hops = [Hop("wire out", "generator tx -> forwarder rx")] + hops + [Hop("wire back", "forwarder tx -> receiver rx")]
+        pairs = [(sent, fwd_rx)] + pairs + [(fwd_tx, got)]
+    a = Analysis(len(seqs), hops)
+    for seq in seqs:
+        for hop, (before, after) in zip(hops, pairs):
+            b, c = before[seq], after[seq]
+            if b["mbuf"] == c["mbuf"] and b["data"] == c["data"]:
+                hop.same += 1
+            else:
+                hop.copied += 1
+                if not hop.example:
+                    hop.example = (f"seq {seq}: mbuf 0x{b['mbuf']:x} data 0x{b['data']:x} -> "
+                                   f"mbuf 0x{c['mbuf']:x} data 0x{c['data']:x}")
+        if got[seq]["intact"]:
+            a.intact += 1
+        else:
+            a.not_intact += 1
+    return a
+
+
+def copy_message(a: Analysis) -> str:
+    """Where the copies happen, and what to change."""
+    parts = [f"the {h.name} ({h.where}) handed on a different mbuf for {h.copied} of {h.packets} packets "
+             f"({h.example})" for h in a.hops if h.copied]
+    return ("; ".join(parts) + ": it copies each packet; transmit the mbuf rte_eth_rx_burst returned "
+            "(no rte_pktmbuf_copy / linearising on the forward path)")
