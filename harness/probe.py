@@ -381,6 +381,16 @@ def stop_all_runs() -> None:
         run.stop()
 
 
+def register_loop(loop) -> None:
+    """A loop launched on a worker lcore outside :class:`Run` (anything with ``stop()``): teardown
+    stops it, or rte_eal_cleanup would wait for it forever."""
+    _ACTIVE_RUNS.add(loop)
+
+
+def unregister_loop(loop) -> None:
+    _ACTIVE_RUNS.discard(loop)
+
+
 class Run:
     """A set of tasks looping on one worker lcore until stopped."""
 
@@ -559,10 +569,12 @@ def extbuf_set():
 # ---------------------------------------------------------------- outside DPDK
 
 
-def inject(ifname: str, count: int, *, flows: int = 1, frame_size: int = 64, netns: str | None = None) -> int:
-    """Send ``count`` 198.18.0.0/15 frames into ``ifname`` from the kernel side (AF_PACKET, in C)."""
+def inject(ifname: str, count: int, *, flows: int = 1, frame_size: int = 64, netns: str | None = None,
+           rate_pps: int = 0) -> int:
+    """Send ``count`` 198.18.0.0/15 frames into ``ifname`` from the kernel side (AF_PACKET, in C),
+    paced to ``rate_pps`` if given."""
     path = f"/run/netns/{netns}" if netns else ""
-    return check(require_lib().probe_inject(ifname.encode(), path.encode(), flows, count, frame_size),
+    return check(require_lib().probe_inject(ifname.encode(), path.encode(), flows, count, frame_size, int(rate_pps)),
                  f"inject {count} frames on {ifname}" + (f" in netns {netns}" if netns else ""))
 
 

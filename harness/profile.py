@@ -129,6 +129,7 @@ class EalConfig:
     hugepage_size_kb: int = 2048
     log_level: str = "notice"
     extra_args: tuple[str, ...] = ()
+    max_involuntary_ctx_switches_per_s: float = 1000.0
 
     def lcores_arg(self) -> str:
         """The EAL ``--lcores`` value, explicit form: ``"0@0,1@1"``, ``"1@(0,1)"``."""
@@ -604,7 +605,8 @@ def format_lcores(maps: Sequence[LcoreMap]) -> str:
 
 _TOP_KEYS = ("name", "description")
 _SECTIONS = ("eal", "ports", "queues", "mempool", "rss", "targets", "measure")
-_EAL_KEYS = ("lcores", "main_lcore", "memory_mb", "hugepages", "hugepage_size", "log_level", "extra_args")
+_EAL_KEYS = ("lcores", "main_lcore", "memory_mb", "hugepages", "hugepage_size", "log_level", "extra_args",
+             "max_involuntary_ctx_switches_per_s")
 _PORTS_KEYS = ("topology", "pci", "loopback", "lpbk_mode", "promiscuous", "link_timeout_s")
 _QUEUES_KEYS = ("rx", "tx", "rx_desc", "tx_desc", "burst", "tx_free_thresh", "tx_rs_thresh", "in_flight")
 _MEMPOOL_KEYS = ("mbufs", "cache", "data_room", "socket", "mtu", "scatter")
@@ -660,8 +662,11 @@ def _parse_eal(t: _Table) -> EalConfig:
         if owner:
             raise _Bad(f"{t.key('extra_args')}[{i}]", f"{a!r} is set by the profile ({owner})",
                        f"remove it from extra_args and set {owner} instead")
+    ctx = t.get_float("max_involuntary_ctx_switches_per_s", EalConfig.max_involuntary_ctx_switches_per_s,
+                      0, 1e9, lo_open=True)
     return EalConfig(lcores=lcores, main_lcore=main, memory_mb=memory, hugepages=huge,
-                     hugepage_size_kb=HUGEPAGE_SIZES_KB[norm], log_level=level, extra_args=tuple(extra))
+                     hugepage_size_kb=HUGEPAGE_SIZES_KB[norm], log_level=level, extra_args=tuple(extra),
+                     max_involuntary_ctx_switches_per_s=ctx)
 
 
 def _parse_ports(t: _Table) -> PortsConfig:

@@ -100,26 +100,31 @@ class HarnessSession:
             if self._closed:
                 raise HarnessError("the harness session is closed")
             try:
-                self._provision()
-                probe.require_lib()
-                if not os.path.isdir(RUNTIME_BASE):
-                    # EAL creates it; other DPDK processes may use it too: removed only once empty
-                    self.journal.record("empty_dir", path=RUNTIME_BASE)
-                self.journal.record("dir", path=os.path.join(RUNTIME_BASE, self.file_prefix))
-                self.eal = probe.Eal.boot(eal_args(self.profile, file_prefix=self.file_prefix,
-                                                   huge_dir=self.huge_dir))
-                mp = self.profile.mempool
-                try:
-                    self.pool = probe.Mempool("dh_pool", mp.mbufs, mp.cache, mp.data_room, mp.socket)
-                except ProbeError as exc:
-                    # the deployment's pool itself is broken: suites/mempool says which rule it
-                    # breaks; checks that need the pool fail at setup naming this error
-                    self.pool_error = exc
+                with hugepages.boot_lock(self.sys_root):
+                    self._boot()
             except HarnessError as exc:
                 self.error = exc
                 self.close()
                 raise
             return self
+
+    def _boot(self) -> None:
+        """Provision, boot EAL, create the pool: under the hugepage boot lock."""
+        self._provision()
+        probe.require_lib()
+        if not os.path.isdir(RUNTIME_BASE):
+            # EAL creates it; other DPDK processes may use it too: removed only once empty
+            self.journal.record("empty_dir", path=RUNTIME_BASE)
+        self.journal.record("dir", path=os.path.join(RUNTIME_BASE, self.file_prefix))
+        self.eal = probe.Eal.boot(eal_args(self.profile, file_prefix=self.file_prefix,
+                                           huge_dir=self.huge_dir))
+        mp = self.profile.mempool
+        try:
+            self.pool = probe.Mempool("dh_pool", mp.mbufs, mp.cache, mp.data_room, mp.socket)
+        except ProbeError as exc:
+            # the deployment's pool itself is broken: suites/mempool says which rule it
+            # breaks; checks that need the pool fail at setup naming this error
+            self.pool_error = exc
 
     def _provision(self) -> None:
         e = self.profile.eal

@@ -79,11 +79,12 @@ class Topology:
     def kernel_fed(self) -> bool:
         return self.kernel_if is not None
 
-    def feed(self, count: int, *, flows: int = 1, frame_size: int = 64) -> int:
+    def feed(self, count: int, *, flows: int = 1, frame_size: int = 64, rate_pps: int = 0) -> int:
         """Send frames into the rx port from the kernel side (tap, af_packet)."""
         if not self.kernel_fed:
             raise UsageError(f"topology {self.kind} is not fed from the kernel")
-        return probe.inject(self.kernel_if, count, flows=flows, frame_size=frame_size, netns=self.netns)
+        return probe.inject(self.kernel_if, count, flows=flows, frame_size=frame_size, netns=self.netns,
+                            rate_pps=rate_pps)
 
     def pending(self) -> int:
         """mbufs sent into the wire and not yet received."""

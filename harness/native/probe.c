@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <net/if.h>
@@ -1200,8 +1201,11 @@ out:
 }
 
 int64_t probe_inject(const char *ifname, const char *netns_path, uint32_t n_flows, uint64_t count,
-                     uint16_t frame_size)
+                     uint16_t frame_size, uint64_t rate_pps)
 {
+    uint64_t gap_ns = rate_pps ? 1000000000ull / rate_pps : 0;
+    struct timespec next;
+    clock_gettime(CLOCK_MONOTONIC, &next);
     uint8_t buf[RTE_ETHER_MAX_JUMBO_FRAME_LEN];
     if (ifname == NULL || frame_size > sizeof(buf))
         return -EINVAL;
@@ -1214,6 +1218,14 @@ int64_t probe_inject(const char *ifname, const char *netns_path, uint32_t n_flow
     uint64_t sent = 0;
     int retries = 0;
     while (sent < count) {
+        if (gap_ns) {
+            next.tv_nsec += (long)gap_ns;
+            while (next.tv_nsec >= 1000000000L) {
+                next.tv_nsec -= 1000000000L;
+                next.tv_sec++;
+            }
+            clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
+        }
         build_frame(buf, len, (uint32_t)(sent % flows), sent, rte_rdtsc());
         ssize_t w = send(fd, buf, len, 0);
         if (w == (ssize_t)len) {

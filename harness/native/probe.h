@@ -241,8 +241,64 @@ int probe_extbuf_alloc(probe_pool *pool, uint16_t frame_size, struct probe_extbu
 
 /* ---- frames outside DPDK: the kernel side of tap / af_packet, and pcap files ---- */
 /* send count frames of n_flows flows on ifname through an AF_PACKET socket opened
- * in the network namespace at netns_path (NULL or "" = this one); returns frames sent */
+ * in the network namespace at netns_path (NULL or "" = this one), paced to rate_pps
+ * (0 = as fast as the socket takes them); returns frames sent */
 int64_t probe_inject(const char *ifname, const char *netns_path, uint32_t n_flows,
-                     uint64_t count, uint16_t frame_size);
+                     uint64_t count, uint16_t frame_size, uint64_t rate_pps);
 /* write count frames to a pcap file; returns frames written */
 int64_t probe_write_pcap(const char *path, uint32_t n_flows, uint64_t count, uint16_t frame_size);
+
+/* ---- affinity (harness/native/affinity.c) ---- */
+/* CPU sets cross this boundary as bitmasks: CPU n is bit n % 64 of word n / 64 (1024 CPUs) */
+#define PROBE_AFF_CPU_WORDS 16
+/* rte_eal_lcore_role() values */
+#define PROBE_ROLE_RTE 0
+#define PROBE_ROLE_OFF 1
+#define PROBE_ROLE_SERVICE 2
+#define PROBE_ROLE_NON_EAL 3
+
+struct probe_thread_affinity {
+    uint32_t lcore_id;          /* the lcore asked about */
+    uint32_t is_main;
+    uint32_t role;              /* PROBE_ROLE_* */
+    int32_t lcore_socket_id;    /* rte_lcore_to_socket_id() */
+    uint32_t eal_cpu_count;     /* rte_lcore_cpuset(): the CPUs EAL's lcore config gives it */
+    uint64_t eal_cpus[16];
+    /* read inside the lcore's own thread */
+    int32_t tid;                /* gettid() */
+    uint32_t seen_lcore_id;     /* rte_lcore_id() */
+    int32_t socket_id;          /* rte_socket_id() */
+    int32_t cpu_now;            /* sched_getcpu() */
+    int32_t err;                /* pthread_getaffinity_np() result, -errno */
+    uint32_t cpu_count;         /* pthread_getaffinity_np(): the kernel's mask for the thread */
+    uint64_t cpus[16];
+    uint32_t eal_thread_cpu_count; /* rte_thread_get_affinity(): EAL's record for the thread */
+    uint64_t eal_thread_cpus[16];
+    char name[16];              /* pthread_getname_np() */
+    uint64_t samples;           /* sched_getcpu() samples taken over sample_us */
+    uint32_t migrations;        /* samples whose CPU differed from the one before */
+    uint64_t cpus_seen[16];     /* every CPU a sample saw */
+};
+/* Read lcore's thread from inside it: a worker lcore through rte_eal_remote_launch (-EBUSY while
+ * a run is on it), the main lcore directly (the caller must be the EAL main thread, else -EPERM).
+ * sample_us > 0 also busy-samples sched_getcpu() for that long (at most 1 s). */
+int probe_lcore_affinity(uint32_t lcore, uint32_t sample_us, struct probe_thread_affinity *out);
+
+/* a busy loop on a worker lcore that polls nothing: keeps it loaded as a poll loop would */
+struct probe_spin_stats {
+    uint64_t tsc_hz, tsc_start, tsc_last;
+    uint64_t loops, samples;    /* sched_getcpu() is sampled every 64 loops */
+    int32_t tid;
+    int32_t cpu_first, cpu_last;
+    uint32_t migrations;
+    uint32_t started, running;
+    uint64_t cpus_seen[16];
+};
+typedef struct probe_spin probe_spin;
+int probe_spin_start(uint32_t lcore, probe_spin **out);
+int probe_spin_stats(probe_spin *spin, struct probe_spin_stats *out);
+int probe_spin_stop(probe_spin *spin);
+int probe_spin_free(probe_spin *spin);
+
+/* sockets of the memory backing a pool (bit n = socket n); returns chunks of unknown socket */
+int probe_pool_mem_sockets(probe_pool *pool, uint64_t *socket_mask);

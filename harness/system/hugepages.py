@@ -5,11 +5,13 @@ kernel gave less. Every write is journalled first, and a short grant is rolled b
 """
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import os
 import re
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -166,6 +168,35 @@ def _undo_hugepages_add(data: dict) -> None:
         fcntl.flock(fd, fcntl.LOCK_EX)  # read-modify-write against other runs doing the same
         now = _read_int(path)
         write_sysfs(path, str(max(now - int(data["added"]), 0)))
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def boot_lock(sys_root="/sys", timeout_s: float = 120.0):
+    """Serialise "count free pages, reserve, let EAL map them" across harness runs.
+
+    Without it a run can count pages another run reserved but has not mapped yet as free, skip
+    reserving, and lose them to that run's EAL. The lock is an flock on the sysfs hugepages
+    directory itself, so nothing is created and nothing is left behind.
+    """
+    try:
+        fd = os.open(Path(sys_root) / "kernel/mm/hugepages", os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        yield  # no hugepage support at all: ensure_free reports that
+        return
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise HostError(f"another harness run has been booting DPDK for over {timeout_s:.0f} s "
+                                    "(it holds the hugepage lock); wait for it or stop it") from None
+                time.sleep(0.05)
+        yield
     finally:
         os.close(fd)
 
