@@ -10,6 +10,7 @@ KNOWN = {
     "payload": "received mbufs carry the frames that were sent",
     "multi_queue": "more than one rx queue",
     "rss_hash": "the device computes an RSS hash and has a redirection table",
+    "rss_reta": "the device's redirection table can be read and reprogrammed",
     "kernel_fed": "frames are fed from the kernel side (tap, af_packet)",
     "numa": "more than one NUMA node on the host",
 }
@@ -39,6 +40,11 @@ def missing(topo, cap: str) -> str | None:
         if topo.device_rss and all(i["flow_type_rss_offloads"] and i["reta_size"] for i in infos):
             return None
         return f"{dev}: {topo.notes.get('rss_hash') or topo.notes.get('rss_reta') or 'reports no RSS hash'}"
+    if cap == "rss_reta":
+        infos = [p.info() for p in topo.ports]
+        if topo.device_rss and all(i["reta_size"] for i in infos) and "rss_reta" not in topo.notes:
+            return None
+        return f"{dev}: {topo.notes.get('rss_reta') or 'has no redirection table'}"
     if cap == "kernel_fed":
         return None if topo.kernel_fed else f"{dev}: not fed from the kernel side ({topo.kind})"
     if cap == "numa":

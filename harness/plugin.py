@@ -89,7 +89,7 @@ def _interrupt(signum, frame):
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config):
     config.addinivalue_line("markers", "requires(*capabilities): SKIP unless the ports under test have them "
-                                       "(wire, payload, multi_queue, rss_hash, kernel_fed, numa)")
+                                       "(wire, payload, multi_queue, rss_hash, rss_reta, kernel_fed, numa)")
     config.addinivalue_line("markers", "allow_mbuf_leak: the test leaves mbufs in use on purpose")
     if hasattr(config, "workerinput"):
         return

@@ -133,6 +133,10 @@ def bring_up(topo: Topology, profile: Profile, pool: Mempool, *, queues: int | N
         for k, v in notes.items():
             topo.notes.setdefault(k, v)
         port.link(wait_ms=int(profile.ports.link_timeout_s * 1000))
+    if topo.port_conf is not None and topo.port_conf.rss:
+        from harness import rss  # the RETA is programmed after start, repeated over each port's RETA size
+        for problem in rss.apply_profile_reta(topo, profile):
+            topo.notes.setdefault("rss_reta", problem)
     topo.held_mbufs = pool.stats().in_use - before
     return topo
 

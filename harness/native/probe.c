@@ -36,6 +36,7 @@
 #include <rte_version.h>
 
 #include "probe.h"
+#include "probe_internal.h"
 
 #ifndef PROBE_VERSION
 #error "PROBE_VERSION must be defined by the build (harness/native/build.py)"
@@ -1160,7 +1161,7 @@ int probe_extbuf_alloc(probe_pool *pool, uint16_t frame_size, struct probe_extbu
 
 /* ---------------------------------------------------------------- kernel side and pcap */
 
-static int open_packet_socket(const char *ifname, const char *netns_path)
+int probe_open_packet_socket(const char *ifname, const char *netns_path)
 {
     int self = -1, target = -1, fd = -1, err = 0;
     if (netns_path && netns_path[0]) {
@@ -1209,7 +1210,7 @@ int64_t probe_inject(const char *ifname, const char *netns_path, uint32_t n_flow
     uint8_t buf[RTE_ETHER_MAX_JUMBO_FRAME_LEN];
     if (ifname == NULL || frame_size > sizeof(buf))
         return -EINVAL;
-    int fd = open_packet_socket(ifname, netns_path);
+    int fd = probe_open_packet_socket(ifname, netns_path);
     if (fd < 0)
         return fd;
     uint16_t len = frame_len(frame_size);

@@ -302,3 +302,78 @@ int probe_spin_free(probe_spin *spin);
 
 /* sockets of the memory backing a pool (bit n = socket n); returns chunks of unknown socket */
 int probe_pool_mem_sockets(probe_pool *pool, uint64_t *socket_mask);
+
+/* ---- rss (harness/native/rss.c) ---- */
+#define PROBE_RSS_RETA_MAX 4096
+#define PROBE_RSS_L4 1          /* softrss: hash addresses and ports (else addresses only) */
+#define PROBE_RSS_BE 2          /* softrss: rte_softrss_be on a key converted by rte_convert_rss_key */
+#define PROBE_RSS_F_RX_AFTER_TX 1  /* capture: poll nothing until every frame is sent (a burst) */
+
+/* a flow, IPv4 addresses in the first 4 bytes; addresses in network order, ports in host order */
+struct probe_rss_tuple {
+    uint8_t ipv6;
+    uint8_t src[16];
+    uint8_t dst[16];
+    uint16_t sport, dport;
+};
+/* the Toeplitz hash DPDK computes in software (rte_softrss / rte_softrss_be) */
+int probe_rss_softrss(const struct probe_rss_tuple *t, uint32_t flags, const uint8_t *key,
+                      uint32_t key_len, uint32_t *hash);
+
+/* a port's RSS configuration as the PMD reports it */
+struct probe_rss_hash_conf {
+    uint64_t rss_hf;
+    uint8_t key[64];
+    uint8_t key_len;        /* 0: the PMD reports no key */
+};
+int probe_rss_hash_conf_get(uint16_t port, struct probe_rss_hash_conf *out);
+/* rte_eth_dev_rss_hash_update; key_len 0 keeps the key */
+int probe_rss_hash_update(uint16_t port, const struct probe_rss_hash_conf *conf);
+/* RETA of reta_size entries (the device's size from probe_port_info) */
+int probe_rss_reta_query(uint16_t port, uint16_t *reta, uint16_t reta_size);
+int probe_rss_reta_update(uint16_t port, const uint16_t *reta, uint16_t reta_size);
+
+/* one received packet, as the capture loop saw it (addresses and ports in host order) */
+struct probe_rss_pkt {
+    uint32_t hash;          /* mbuf hash.rss when has_hash */
+    uint32_t src_ip, dst_ip;
+    uint16_t sport, dport;
+    uint16_t queue;
+    uint8_t has_hash;       /* RTE_MBUF_F_RX_RSS_HASH */
+    uint8_t ours;           /* an IPv4/UDP frame of the harness (198.18.0.0/15, 'DH' payload) */
+};
+struct probe_rss_capture_conf {
+    uint32_t lcore;
+    uint16_t port;                  /* rx port */
+    uint16_t burst;
+    uint16_t n_queues;              /* rx queues this lcore polls */
+    uint16_t queues[64];
+    struct probe_rss_pkt *pkts;     /* caller-owned, kept alive until the capture is freed */
+    uint64_t max_pkts;              /* records beyond this are counted, not stored */
+    uint32_t flags;                 /* PROBE_RSS_F_* */
+    /* optional: send tuples[seq % n_tuples] from tx_port/tx_queue on the same lcore */
+    uint64_t tx_count;              /* 0 = send nothing */
+    uint16_t tx_port, tx_queue;
+    uint16_t frame_size;
+    probe_pool *pool;
+    const struct probe_rss_tuple *tuples;   /* caller-owned, IPv4, inside 198.18.0.0/15 */
+    uint32_t n_tuples;
+};
+struct probe_rss_capture_stats {
+    uint64_t tsc_hz, tsc_start, tsc_last;
+    uint64_t rx_pkts, ours, with_hash, captured, not_stored;
+    uint64_t tx_pkts, tx_unsent, alloc_fail;
+    uint32_t running, tx_done;
+    uint64_t q_pkts[64];            /* by queue id */
+    uint64_t q_polls[64];
+};
+typedef struct probe_rss_capture probe_rss_capture;
+int probe_rss_capture_start(const struct probe_rss_capture_conf *conf, probe_rss_capture **out);
+int probe_rss_capture_stats(probe_rss_capture *cap, struct probe_rss_capture_stats *out);
+int probe_rss_capture_stop(probe_rss_capture *cap);
+int probe_rss_capture_free(probe_rss_capture *cap);
+/* send count frames, frame i of tuples[(first + i) % n_tuples], on ifname from the kernel side
+ * (AF_PACKET, in the netns at netns_path if given); tuples must be IPv4 inside 198.18.0.0/15;
+ * returns frames sent */
+int64_t probe_rss_inject(const char *ifname, const char *netns_path, const struct probe_rss_tuple *tuples,
+                         uint32_t n_tuples, uint64_t first, uint64_t count, uint16_t frame_size);

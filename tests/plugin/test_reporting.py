@@ -135,7 +135,7 @@ def test_unknown_capability_is_a_usage_error_before_anything_boots(child, pytest
     pytester.makepyfile(test_caps=UNKNOWN_CAPABILITY)
     child.usage_error(child.run(), "test_caps.py::test_unknown_capability",
                       "requires('warp_drive'): unknown capability; known: wire, payload, multi_queue, "
-                      "rss_hash, kernel_fed, numa")
+                      "rss_hash, rss_reta, kernel_fed, numa")
     host_guard()
 
 

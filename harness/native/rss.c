@@ -1,0 +1,459 @@
+/* dpdk-harness probe, RSS part: DPDK's software Toeplitz hash, a port's RSS configuration
+ * (hash conf, RETA), a capture loop that records per received packet its queue and hash,
+ * and a kernel-side injector of explicit flows. API in probe.h (the rss section); every
+ * function returns >= 0 or -errno. Nothing per packet crosses into Python while running:
+ * the capture writes into an array the caller owns and Python reads it after the stop. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <linux/if_packet.h>
+#include <sys/socket.h>
+
+#include <rte_common.h>
+#include <rte_cycles.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_ether.h>
+#include <rte_ip.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+#include <rte_tcp.h>
+#include <rte_thash.h>
+#include <rte_udp.h>
+
+#include "probe.h"
+#include "probe_internal.h"
+
+#define RSS_MP(p) ((struct rte_mempool *)(void *)(p))
+
+/* the harness's frames (same layout and marks as probe.c's generator, so its sinks count them) */
+#define RSS_MAGIC0 'D'
+#define RSS_MAGIC1 'H'
+#define RSS_FRAME_MIN 60
+#define RSS_L3_OFF sizeof(struct rte_ether_hdr)
+#define RSS_L4_OFF (RSS_L3_OFF + sizeof(struct rte_ipv4_hdr))
+#define RSS_PAYLOAD_OFF (RSS_L4_OFF + sizeof(struct rte_udp_hdr))
+#define RSS_NET 0xC6120000u   /* 198.18.0.0/15: RFC 2544 benchmarking range */
+#define RSS_NET_MASK 0xFFFE0000u
+
+/* ---------------------------------------------------------------- software Toeplitz */
+
+int probe_rss_softrss(const struct probe_rss_tuple *t, uint32_t flags, const uint8_t *key,
+                      uint32_t key_len, uint32_t *hash)
+{
+    union rte_thash_tuple tuple;
+    uint32_t kbuf[PROBE_RSS_KEY_MAX / 4], kbe[PROBE_RSS_KEY_MAX / 4];
+    if (t == NULL || key == NULL || hash == NULL || key_len > PROBE_RSS_KEY_MAX || key_len % 4)
+        return -EINVAL;
+    uint32_t len;
+    memset(&tuple, 0, sizeof(tuple));
+    if (t->ipv6) {
+        struct rte_ipv6_hdr h;
+        memset(&h, 0, sizeof(h));
+        memcpy(h.src_addr, t->src, 16);
+        memcpy(h.dst_addr, t->dst, 16);
+        rte_thash_load_v6_addrs(&h, &tuple);
+        tuple.v6.sport = t->sport;
+        tuple.v6.dport = t->dport;
+        len = (flags & PROBE_RSS_L4) ? RTE_THASH_V6_L4_LEN : RTE_THASH_V6_L3_LEN;
+    } else {
+        uint32_t s, d;
+        memcpy(&s, t->src, 4);
+        memcpy(&d, t->dst, 4);
+        tuple.v4.src_addr = rte_be_to_cpu_32(s);
+        tuple.v4.dst_addr = rte_be_to_cpu_32(d);
+        tuple.v4.sport = t->sport;
+        tuple.v4.dport = t->dport;
+        len = (flags & PROBE_RSS_L4) ? RTE_THASH_V4_L4_LEN : RTE_THASH_V4_L3_LEN;
+    }
+    /* rte_softrss reads key word j + 1 for input word j: the key must reach one word beyond */
+    if (key_len < (len + 1) * 4)
+        return -EINVAL;
+    memset(kbuf, 0, sizeof(kbuf));
+    memcpy(kbuf, key, key_len); /* aligned copy: the hash reads the key as 32-bit words */
+    if (flags & PROBE_RSS_BE) {
+        rte_convert_rss_key(kbuf, kbe, (int)key_len);
+        *hash = rte_softrss_be((uint32_t *)&tuple, len, (const uint8_t *)kbe);
+    } else {
+        *hash = rte_softrss((uint32_t *)&tuple, len, (const uint8_t *)kbuf);
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- port RSS configuration */
+
+int probe_rss_hash_conf_get(uint16_t port, struct probe_rss_hash_conf *out)
+{
+    struct rte_eth_dev_info di;
+    struct rte_eth_rss_conf rc;
+    if (!rte_eth_dev_is_valid_port(port))
+        return -ENODEV;
+    if (out == NULL)
+        return -EINVAL;
+    int rc_ = rte_eth_dev_info_get(port, &di);
+    if (rc_ < 0)
+        return rc_;
+    memset(out, 0, sizeof(*out));
+    memset(&rc, 0, sizeof(rc));
+    uint8_t klen = di.hash_key_size;
+    if (klen > sizeof(out->key))
+        return -ENOSPC;
+    if (klen) {
+        rc.rss_key = out->key;
+        rc.rss_key_len = klen;
+    }
+    rc_ = rte_eth_dev_rss_hash_conf_get(port, &rc);
+    if (rc_ < 0)
+        return rc_;
+    out->rss_hf = rc.rss_hf;
+    out->key_len = klen ? (rc.rss_key_len ? rc.rss_key_len : klen) : 0;
+    return 0;
+}
+
+int probe_rss_hash_update(uint16_t port, const struct probe_rss_hash_conf *conf)
+{
+    struct rte_eth_rss_conf rc;
+    uint8_t key[PROBE_RSS_KEY_MAX];
+    if (!rte_eth_dev_is_valid_port(port))
+        return -ENODEV;
+    if (conf == NULL || conf->key_len > sizeof(key))
+        return -EINVAL;
+    memset(&rc, 0, sizeof(rc));
+    rc.rss_hf = conf->rss_hf;
+    if (conf->key_len) {
+        memcpy(key, conf->key, conf->key_len);
+        rc.rss_key = key;
+        rc.rss_key_len = conf->key_len;
+    }
+    return rte_eth_dev_rss_hash_update(port, &rc);
+}
+
+static struct rte_eth_rss_reta_entry64 *reta_groups(uint16_t reta_size)
+{
+    size_t n = (reta_size + RTE_ETH_RETA_GROUP_SIZE - 1) / RTE_ETH_RETA_GROUP_SIZE;
+    struct rte_eth_rss_reta_entry64 *g = calloc(n, sizeof(*g));
+    if (g == NULL)
+        return NULL;
+    for (uint16_t i = 0; i < reta_size; i++)
+        g[i / RTE_ETH_RETA_GROUP_SIZE].mask |= 1ULL << (i % RTE_ETH_RETA_GROUP_SIZE);
+    return g;
+}
+
+int probe_rss_reta_query(uint16_t port, uint16_t *reta, uint16_t reta_size)
+{
+    if (!rte_eth_dev_is_valid_port(port))
+        return -ENODEV;
+    if (reta == NULL || reta_size == 0 || reta_size > PROBE_RSS_RETA_MAX)
+        return -EINVAL;
+    struct rte_eth_rss_reta_entry64 *g = reta_groups(reta_size);
+    if (g == NULL)
+        return -ENOMEM;
+    int rc = rte_eth_dev_rss_reta_query(port, g, reta_size);
+    if (rc == 0)
+        for (uint16_t i = 0; i < reta_size; i++)
+            reta[i] = g[i / RTE_ETH_RETA_GROUP_SIZE].reta[i % RTE_ETH_RETA_GROUP_SIZE];
+    free(g);
+    return rc;
+}
+
+int probe_rss_reta_update(uint16_t port, const uint16_t *reta, uint16_t reta_size)
+{
+    if (!rte_eth_dev_is_valid_port(port))
+        return -ENODEV;
+    if (reta == NULL || reta_size == 0 || reta_size > PROBE_RSS_RETA_MAX)
+        return -EINVAL;
+    struct rte_eth_rss_reta_entry64 *g = reta_groups(reta_size);
+    if (g == NULL)
+        return -ENOMEM;
+    for (uint16_t i = 0; i < reta_size; i++)
+        g[i / RTE_ETH_RETA_GROUP_SIZE].reta[i % RTE_ETH_RETA_GROUP_SIZE] = reta[i];
+    int rc = rte_eth_dev_rss_reta_update(port, g, reta_size);
+    free(g);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- frames */
+
+static inline uint16_t rss_frame_len(uint16_t frame_size)
+{
+    uint16_t l = frame_size > 4 ? (uint16_t)(frame_size - 4) : 0;
+    return l < RSS_FRAME_MIN ? RSS_FRAME_MIN : l;
+}
+
+static int tuple_in_range(const struct probe_rss_tuple *t)
+{
+    uint32_t s, d;
+    if (t->ipv6)
+        return 0;
+    memcpy(&s, t->src, 4);
+    memcpy(&d, t->dst, 4);
+    return (rte_be_to_cpu_32(s) & RSS_NET_MASK) == RSS_NET && (rte_be_to_cpu_32(d) & RSS_NET_MASK) == RSS_NET;
+}
+
+/* Ethernet/IPv4/UDP frame of one tuple; payload 'D' 'H' seq */
+static void rss_build_frame(uint8_t *p, uint16_t len, const struct probe_rss_tuple *t, uint64_t seq)
+{
+    struct rte_ether_hdr *eth = (struct rte_ether_hdr *)p;
+    struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(p + RSS_L3_OFF);
+    struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(p + RSS_L4_OFF);
+    static const struct rte_ether_addr dst = {{0x02, 0, 0, 0, 0, 0x02}};
+    static const struct rte_ether_addr src = {{0x02, 0, 0, 0, 0, 0x01}};
+    rte_ether_addr_copy(&dst, &eth->dst_addr);
+    rte_ether_addr_copy(&src, &eth->src_addr);
+    eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+    ip->version_ihl = RTE_IPV4_VHL_DEF;
+    ip->type_of_service = 0;
+    ip->total_length = rte_cpu_to_be_16((uint16_t)(len - RSS_L3_OFF));
+    ip->packet_id = 0;
+    ip->fragment_offset = 0;
+    ip->time_to_live = 64;
+    ip->next_proto_id = IPPROTO_UDP;
+    memcpy(&ip->src_addr, t->src, 4);
+    memcpy(&ip->dst_addr, t->dst, 4);
+    ip->hdr_checksum = 0;
+    ip->hdr_checksum = rte_ipv4_cksum(ip);
+    udp->src_port = rte_cpu_to_be_16(t->sport);
+    udp->dst_port = rte_cpu_to_be_16(t->dport);
+    udp->dgram_len = rte_cpu_to_be_16((uint16_t)(len - RSS_L4_OFF));
+    udp->dgram_cksum = 0;
+    uint8_t *pl = p + RSS_PAYLOAD_OFF;
+    pl[0] = RSS_MAGIC0;
+    pl[1] = RSS_MAGIC1;
+    memcpy(pl + 2, &seq, 8);
+}
+
+/* read the flow of a received frame; returns 1 when it is one of the harness's */
+static inline int rss_parse(const uint8_t *p, uint32_t len, struct probe_rss_pkt *out)
+{
+    out->src_ip = out->dst_ip = 0;
+    out->sport = out->dport = 0;
+    if (len < RSS_L4_OFF)
+        return 0;
+    const struct rte_ether_hdr *eth = (const struct rte_ether_hdr *)p;
+    if (eth->ether_type != rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4))
+        return 0;
+    const struct rte_ipv4_hdr *ip = (const struct rte_ipv4_hdr *)(p + RSS_L3_OFF);
+    uint32_t ihl = (uint32_t)(ip->version_ihl & 0x0f) * 4;
+    out->src_ip = rte_be_to_cpu_32(ip->src_addr);
+    out->dst_ip = rte_be_to_cpu_32(ip->dst_addr);
+    if (ihl < 20 || len < RSS_L3_OFF + ihl + 4)
+        return 0;
+    if (ip->next_proto_id == IPPROTO_UDP || ip->next_proto_id == IPPROTO_TCP) {
+        const uint16_t *ports = (const uint16_t *)(p + RSS_L3_OFF + ihl);
+        out->sport = rte_be_to_cpu_16(ports[0]);
+        out->dport = rte_be_to_cpu_16(ports[1]);
+    }
+    if (ihl != 20 || ip->next_proto_id != IPPROTO_UDP || len < RSS_PAYLOAD_OFF + 2)
+        return 0;
+    return (out->src_ip & RSS_NET_MASK) == RSS_NET && p[RSS_PAYLOAD_OFF] == RSS_MAGIC0 &&
+           p[RSS_PAYLOAD_OFF + 1] == RSS_MAGIC1;
+}
+
+/* ---------------------------------------------------------------- capture loop */
+
+struct probe_rss_capture {
+    struct probe_rss_capture_conf conf;
+    struct probe_rss_capture_stats stats;
+    uint32_t stop;
+    uint32_t launched;
+};
+
+static void capture_tx(struct probe_rss_capture *c, uint64_t *seq)
+{
+    const struct probe_rss_capture_conf *cf = &c->conf;
+    struct probe_rss_capture_stats *st = &c->stats;
+    struct rte_mbuf *bufs[PROBE_MAX_BURST];
+    uint64_t left = cf->tx_count - (st->tx_pkts + st->tx_unsent);
+    uint16_t n = left < cf->burst ? (uint16_t)left : cf->burst;
+    if (rte_pktmbuf_alloc_bulk(RSS_MP(cf->pool), bufs, n) != 0) {
+        st->alloc_fail++;
+        return;
+    }
+    uint16_t len = rss_frame_len(cf->frame_size);
+    for (uint16_t i = 0; i < n; i++) {
+        rss_build_frame(rte_pktmbuf_mtod(bufs[i], uint8_t *), len, &cf->tuples[*seq % cf->n_tuples], *seq);
+        bufs[i]->data_len = len;
+        bufs[i]->pkt_len = len;
+        (*seq)++;
+    }
+    uint16_t sent = rte_eth_tx_burst(cf->tx_port, cf->tx_queue, bufs, n);
+    st->tx_pkts += sent;
+    if (sent < n) {
+        /* the tuples of unsent frames are not retried: count them, free them */
+        st->tx_unsent += n - sent;
+        rte_pktmbuf_free_bulk(&bufs[sent], n - sent);
+    }
+}
+
+static void capture_rx(struct probe_rss_capture *c, uint16_t q)
+{
+    const struct probe_rss_capture_conf *cf = &c->conf;
+    struct probe_rss_capture_stats *st = &c->stats;
+    struct rte_mbuf *bufs[PROBE_MAX_BURST];
+    uint16_t n = rte_eth_rx_burst(cf->port, q, bufs, cf->burst);
+    st->q_polls[q]++;
+    if (n == 0)
+        return;
+    st->q_pkts[q] += n;
+    st->rx_pkts += n;
+    for (uint16_t i = 0; i < n; i++) {
+        struct rte_mbuf *m = bufs[i];
+        struct probe_rss_pkt rec;
+        rec.queue = q;
+        rec.has_hash = (m->ol_flags & RTE_MBUF_F_RX_RSS_HASH) != 0;
+        rec.hash = rec.has_hash ? m->hash.rss : 0;
+        rec.ours = (uint8_t)rss_parse(rte_pktmbuf_mtod(m, const uint8_t *), rte_pktmbuf_data_len(m), &rec);
+        st->ours += rec.ours;
+        st->with_hash += rec.has_hash;
+        if (st->captured < cf->max_pkts)
+            cf->pkts[st->captured++] = rec;
+        else
+            st->not_stored++;
+    }
+    rte_pktmbuf_free_bulk(bufs, n);
+}
+
+static int capture_loop(void *arg)
+{
+    struct probe_rss_capture *c = arg;
+    const struct probe_rss_capture_conf *cf = &c->conf;
+    struct probe_rss_capture_stats *st = &c->stats;
+    uint64_t seq = 0, loops = 0;
+    st->tsc_hz = rte_get_tsc_hz();
+    st->tsc_start = st->tsc_last = rte_rdtsc();
+    if (cf->tx_count == 0)
+        __atomic_store_n(&st->tx_done, 1, __ATOMIC_RELEASE);
+    while (!__atomic_load_n(&c->stop, __ATOMIC_RELAXED)) {
+        if (!st->tx_done) {
+            capture_tx(c, &seq);
+            if (st->tx_pkts + st->tx_unsent >= cf->tx_count)
+                __atomic_store_n(&st->tx_done, 1, __ATOMIC_RELEASE);
+        }
+        if (st->tx_done || !(cf->flags & PROBE_RSS_F_RX_AFTER_TX))
+            for (uint16_t i = 0; i < cf->n_queues; i++)
+                capture_rx(c, cf->queues[i]);
+        if ((++loops & 63) == 0)
+            st->tsc_last = rte_rdtsc();
+    }
+    st->tsc_last = rte_rdtsc();
+    __atomic_store_n(&st->running, 0, __ATOMIC_RELEASE);
+    return 0;
+}
+
+int probe_rss_capture_start(const struct probe_rss_capture_conf *conf, probe_rss_capture **out)
+{
+    if (conf == NULL || out == NULL || conf->burst == 0 || conf->burst > PROBE_MAX_BURST ||
+        conf->n_queues == 0 || conf->n_queues > PROBE_MAX_QUEUES || (conf->max_pkts && conf->pkts == NULL))
+        return -EINVAL;
+    if (conf->lcore >= RTE_MAX_LCORE || !rte_lcore_is_enabled(conf->lcore) ||
+        conf->lcore == rte_get_main_lcore())
+        return -EINVAL;
+    if (!rte_eth_dev_is_valid_port(conf->port))
+        return -ENODEV;
+    for (uint16_t i = 0; i < conf->n_queues; i++)
+        if (conf->queues[i] >= PROBE_MAX_QUEUES)
+            return -EINVAL;
+    if (conf->tx_count) {
+        if (!rte_eth_dev_is_valid_port(conf->tx_port))
+            return -ENODEV;
+        if (conf->pool == NULL || conf->tuples == NULL || conf->n_tuples == 0)
+            return -EINVAL;
+        for (uint32_t i = 0; i < conf->n_tuples; i++)
+            if (!tuple_in_range(&conf->tuples[i]))
+                return -EINVAL;
+    }
+    struct probe_rss_capture *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return -ENOMEM;
+    c->conf = *conf;
+    c->stats.running = 1;
+    int rc = rte_eal_remote_launch(capture_loop, c, conf->lcore);
+    if (rc < 0) {
+        free(c);
+        return rc;
+    }
+    c->launched = 1;
+    *out = c;
+    return 0;
+}
+
+int probe_rss_capture_stats(probe_rss_capture *c, struct probe_rss_capture_stats *out)
+{
+    if (c == NULL || out == NULL)
+        return -EINVAL;
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    memcpy(out, &c->stats, sizeof(*out));
+    if (out->running)
+        out->tsc_last = rte_rdtsc();
+    return 0;
+}
+
+int probe_rss_capture_stop(probe_rss_capture *c)
+{
+    if (c == NULL)
+        return -EINVAL;
+    if (!c->launched)
+        return 0;
+    __atomic_store_n(&c->stop, 1, __ATOMIC_RELEASE);
+    int rc = rte_eal_wait_lcore(c->conf.lcore);
+    c->launched = 0;
+    return rc;
+}
+
+int probe_rss_capture_free(probe_rss_capture *c)
+{
+    if (c == NULL)
+        return -EINVAL;
+    if (c->launched)
+        probe_rss_capture_stop(c);
+    free(c);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- kernel side */
+
+int64_t probe_rss_inject(const char *ifname, const char *netns_path, const struct probe_rss_tuple *tuples,
+                         uint32_t n_tuples, uint64_t first, uint64_t count, uint16_t frame_size)
+{
+    uint8_t buf[RTE_ETHER_MAX_JUMBO_FRAME_LEN];
+    if (ifname == NULL || tuples == NULL || n_tuples == 0 || frame_size > sizeof(buf))
+        return -EINVAL;
+    for (uint32_t i = 0; i < n_tuples; i++)
+        if (!tuple_in_range(&tuples[i]))
+            return -EINVAL;
+    int fd = probe_open_packet_socket(ifname, netns_path);
+    if (fd < 0)
+        return fd;
+    uint16_t len = rss_frame_len(frame_size);
+    memset(buf, 0, sizeof(buf));
+    uint64_t sent = 0;
+    int retries = 0;
+    while (sent < count) {
+        rss_build_frame(buf, len, &tuples[(first + sent) % n_tuples], first + sent);
+        ssize_t w = send(fd, buf, len, 0);
+        if (w == (ssize_t)len) {
+            sent++;
+            retries = 0;
+            continue;
+        }
+        if ((errno == ENOBUFS || errno == EAGAIN) && retries++ < 10000) {
+            usleep(100);
+            continue;
+        }
+        int err = -errno;
+        close(fd);
+        return sent ? (int64_t)sent : err;
+    }
+    close(fd);
+    return (int64_t)sent;
+}
