@@ -42,9 +42,20 @@ COMMANDS = {
 }
 
 
+def _report_commands() -> dict:
+    """``report`` and ``baseline`` (harness/report/cli.py): reports of a finished run."""
+    from harness.report import cli
+
+    return cli.COMMANDS
+
+
+COMMANDS.update(_report_commands())
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m harness", description="dpdk-harness host maintenance, outside a pytest run."
+        prog="python -m harness",
+        description="dpdk-harness outside a pytest run: host maintenance, reports and baselines.",
     )
     sub = parser.add_subparsers(dest="command", title="commands", required=True)
     for name, (help_text, add_args, run) in COMMANDS.items():

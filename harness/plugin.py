@@ -40,6 +40,13 @@ def pytest_addoption(parser):
                 help="where junit.xml, results.json and summary.md go (default: <rootdir>/reports)")
     g.addoption("--lcores", metavar="LIST", default=None,
                 help="override eal.lcores, e.g. 0-1 or 0@0,1@1")
+    g.addoption("--baseline", metavar="PATH", default=None,
+                help="judge each figure against a baseline (python -m harness baseline save ...): a figure worse "
+                     "than the baseline by more than --baseline-tolerance fails its check")
+    g.addoption("--baseline-tolerance", metavar="FRACTION", type=float, default=0.05,
+                help="relative change a figure may show in its worse direction (default 0.05)")
+    g.addoption("--baseline-action", choices=("fail", "report"), default="fail",
+                help="fail (default): a regressed figure fails its check; report: only listed in the reports")
     g.addoption("--probe-fault", metavar="FAULT", default=None, choices=sorted(probe_faults()),
                 help="make the probe misbehave on purpose, to show a check fails "
                      f"(mutation tests): {', '.join(sorted(probe_faults()))}")
@@ -95,6 +102,10 @@ def pytest_configure(config):
         return
     try:
         prof = _load(config)
+        if config.getoption("baseline"):
+            config.stash[report.baseline.BASELINE_KEY] = report.baseline.load_check(
+                config.getoption("baseline"), config.getoption("baseline_tolerance"),
+                config.getoption("baseline_action"))
     except HarnessError as exc:
         raise pytest.UsageError(str(exc)) from None
     report_dir = config.getoption("report_dir")
@@ -210,6 +221,16 @@ def pytest_collection_modifyitems(config, items):
                     f"known: {', '.join(capabilities.KNOWN)}")
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """--baseline: a figure worse than the baseline beyond the tolerance fails its check."""
+    rep = yield
+    check = item.config.stash.get(report.baseline.BASELINE_KEY, None)
+    if check is not None:
+        report.baseline.judge_test(item, rep, check, item.config.stash[SESSION_KEY])
+    return rep
+
+
 def pytest_runtest_logreport(report):
     """Every SKIP goes into the report with its reason; a skip is never counted as a pass."""
     if report.skipped and isinstance(report.longrepr, tuple):
@@ -240,5 +261,11 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     if _runs_tests(config):
         stats = terminalreporter.stats
         outcomes = {k: len(v) for k, v in stats.items() if k in ("passed", "failed", "skipped", "error")}
-        report.write_reports(pathlib.Path(config.stash[REPORT_DIR_KEY]), sess, outcomes, int(exitstatus),
-                             inventory.host_inventory(sys_root=SYS_ROOT))
+        res = report.write_reports(pathlib.Path(config.stash[REPORT_DIR_KEY]), sess, outcomes, int(exitstatus),
+                                   inventory.host_inventory(sys_root=SYS_ROOT), stats=stats,
+                                   junit_path=config.option.xmlpath,
+                                   baseline=config.stash.get(report.baseline.BASELINE_KEY, None))
+        text = report.baseline.terminal_text(res)
+        if text:
+            terminalreporter.section("dpdk-harness: against baseline")
+            terminalreporter.write_line(text)

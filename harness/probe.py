@@ -242,6 +242,12 @@ class Port:
     def driver(self) -> str:
         return self.info()["driver"]
 
+    def fw_version(self) -> str:
+        """The NIC's firmware version, or "" where the PMD reports none (vdevs)."""
+        buf = ffi.new("char[]", 128)
+        rc = lib.probe_port_fw_version(self.id, buf, 128)
+        return ffi.string(buf).decode(errors="replace") if rc == 0 else ""
+
     def link(self, wait_ms: int = 0) -> dict:
         out = ffi.new("struct probe_link *")
         check(lib.probe_port_link(self.id, out, wait_ms), f"port {self.id} link")

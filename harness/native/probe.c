@@ -168,6 +168,14 @@ int probe_port_info(uint16_t port, struct probe_port_info *out)
     return 0;
 }
 
+int probe_port_fw_version(uint16_t port, char *buf, size_t len)
+{
+    if (!rte_eth_dev_is_valid_port(port) || buf == NULL || len == 0)
+        return -EINVAL;
+    int rc = rte_eth_dev_fw_version_get(port, buf, len);
+    return rc > 0 ? -ENOSPC : rc; /* > 0: the buffer was too small by that much */
+}
+
 int probe_port_link(uint16_t port, struct probe_link *out, uint32_t wait_ms)
 {
     struct rte_eth_link link;

@@ -71,6 +71,8 @@ struct probe_link {
 int probe_port_count(void);
 int probe_port_by_name(const char *name);          /* port id */
 int probe_port_info(uint16_t port, struct probe_port_info *out);
+/* rte_eth_dev_fw_version_get; -ENOTSUP where the PMD does not report one */
+int probe_port_fw_version(uint16_t port, char *buf, size_t len);
 int probe_port_link(uint16_t port, struct probe_link *out, uint32_t wait_ms);
 
 struct probe_port_conf {

@@ -1,0 +1,407 @@
+"""report.html: the run as a qualification engineer reads and signs it off.
+
+One self-contained file: inline CSS, inline SVG charts, no script, no external asset, so it can be
+mailed, archived with the run, or opened on a host without network. Made from the results dict
+alone (results.json), so ``python -m harness report`` renders it again later.
+
+Sections: the overall verdict; host inventory and ports; verdicts per suite; measured vs target;
+charts (throughput vs frame size, RSS per-queue spread, latency percentiles) when the run recorded
+such figures; skipped checks with their reasons; the baseline comparison when there is one.
+"""
+from __future__ import annotations
+
+import math
+import re
+from html import escape
+
+from harness.report import svg
+from harness.report.results import fmt, suite_of
+
+CSS = """
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1b1b1b;background:#fafafa}
+main{max-width:1180px;margin:0 auto;padding:18px 28px 48px}
+h1{font-size:22px;margin:8px 0 2px}h2{font-size:18px;margin:30px 0 8px;border-bottom:2px solid #ddd;padding-bottom:4px}
+h3{font-size:15px;margin:18px 0 6px}
+table{border-collapse:collapse;margin:6px 0 12px;background:#fff;font-size:13px}
+th,td{border:1px solid #d6d6d6;padding:4px 8px;text-align:left;vertical-align:top}
+th{background:#eef1f5;font-weight:600}
+td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+table.kv th{width:230px}
+.muted{color:#666}.small{font-size:12px}
+.badge{display:inline-block;padding:1px 8px;border-radius:10px;font-weight:600;font-size:12px;color:#fff}
+.PASS,.passed,.ok,.improved{background:#2e7d32}.FAIL,.failed,.error,.REGRESSION,.missing{background:#c62828}
+.skipped,.xfailed,.changed,.new{background:#8d6e00}.unknown,.xpassed,.NONE{background:#607d8b}
+.INCOMPLETE,.interrupted{background:#6a1b9a}
+.banner{padding:10px 14px;border-radius:6px;margin:10px 0;font-weight:600}
+.banner.FAIL{background:#fdecea;color:#8e1b1b;border:1px solid #f5c2c0}
+.banner.PASS{background:#e8f5e9;color:#1b5e20;border:1px solid #b9dfbb}
+.banner.INCOMPLETE,.banner.warn{background:#f3e5f5;color:#4a148c;border:1px solid #dcc3e3}
+nav a{margin-right:12px;color:#1f5fa8;text-decoration:none}
+svg.chart{background:#fff;border:1px solid #d6d6d6;margin:6px 12px 6px 0}
+svg .ct{font-weight:600;font-size:13px}svg .ax{font-size:11px;fill:#444}svg .bv{font-size:11px;fill:#222}
+svg .grid{stroke:#e6e6e6}svg .axis{stroke:#888}svg .tg{stroke:#111;stroke-width:2;stroke-dasharray:5 3}
+svg .tgk{font-weight:700}svg .refk{fill:#8d6e00;font-weight:700}svg .wh{stroke:#111;stroke-width:1.2;fill:none}svg .ref{stroke:#8d6e00;stroke-dasharray:2 3}
+.charts{display:flex;flex-wrap:wrap}
+.signoff td{height:28px;min-width:220px}
+@media print{body{background:#fff}nav{display:none}main{padding:0}h2{break-after:avoid}svg.chart,table{break-inside:avoid}}
+"""
+
+OUTCOME_ORDER = ("failed", "error", "xpassed", "interrupted", "skipped", "xfailed", "passed", "unknown")
+
+
+def _badge(text: str, cls: str | None = None) -> str:
+    return f'<span class="badge {escape(cls or text)}">{escape(text)}</span>'
+
+
+def _table(headers: list[str], rows: list[list[str]], *, cls: str = "", num_cols=()) -> str:
+    """rows hold HTML already escaped by the caller."""
+    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
+    body = []
+    for row in rows:
+        cells = "".join(f'<td class="num">{c}</td>' if i in num_cols else f"<td>{c}</td>" for i, c in enumerate(row))
+        body.append(f"<tr>{cells}</tr>")
+    return f'<table class="{cls}"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+
+
+def _kv(pairs: list[tuple[str, str]]) -> str:
+    rows = "".join(f"<tr><th>{escape(k)}</th><td>{v}</td></tr>" for k, v in pairs)
+    return f'<table class="kv"><tbody>{rows}</tbody></table>'
+
+
+def _or_unknown(v, what: str = "not reported") -> str:
+    if v is None or v == "":
+        return f'<span class="muted">{escape(what)}</span>'
+    return escape(str(v))
+
+
+# ------------------------------------------------------------------------------ the verdict
+
+
+def overall(results: dict) -> tuple[str, str]:
+    """(class, sentence) of the run's verdict. A skip is never a pass: it is counted apart."""
+    tests = results.get("tests", [])
+    by = {o: sum(1 for t in tests if t.get("outcome") == o) for o in OUTCOME_ORDER}
+    failed_figs = sum(1 for f in results.get("figures", []) if f.get("passed") is False)
+    outcomes = results.get("outcomes", {})
+    bad = by["failed"] + by["error"] + by["xpassed"] or outcomes.get("failed", 0) + outcomes.get("error", 0)
+    skipped = by["skipped"] or outcomes.get("skipped", 0)
+    passed = by["passed"] or outcomes.get("passed", 0)
+    base = results.get("baseline")
+    if results.get("interrupted"):
+        return "INCOMPLETE", (f"INCOMPLETE: the run was interrupted after {passed} passed, {bad} failed and {skipped} "
+                              "skipped checks; the results below are partial")
+    if bad or results.get("exit_status") not in (0, None) or (base and not base.get("ok", True)):
+        extra = f", {failed_figs} figure(s) below target" if failed_figs else ""
+        if base and not base.get("ok", True):
+            extra += f", {base.get('regressions', 0)} regression(s) against baseline {base.get('baseline')}"
+        return "FAIL", f"FAIL: {bad} check(s) failed{extra}; {passed} passed, {skipped} skipped"
+    if not passed and not skipped:
+        return "INCOMPLETE", "NO CHECKS RAN"
+    tail = f"; {skipped} check(s) skipped, not verified (see Skipped checks)" if skipped else ""
+    return "PASS", f"PASS: {passed} check(s) passed{tail}"
+
+
+# ------------------------------------------------------------------------------ sections
+
+
+_INVENTORY_LABELS = [
+    ("cpu_model", "CPU model"), ("cpu_flags", "CPU flags (DPDK-relevant)"), ("tsc_invariant", "invariant TSC"),
+    ("cpus_online", "CPUs online"), ("numa_nodes", "NUMA nodes"), ("kernel", "kernel"),
+    ("cmdline_isolcpus", "isolcpus="), ("cmdline_nohz_full", "nohz_full="), ("cmdline_rcu_nocbs", "rcu_nocbs="),
+    ("cmdline_iommu", "IOMMU arguments"), ("hugepages", "hugepages"), ("dpdk_version", "DPDK version"),
+]
+
+
+def _inventory(results: dict) -> str:
+    inv = results.get("inventory", {})
+    pairs = []
+    for key, label in _INVENTORY_LABELS:
+        v = inv.get(key, "")
+        if key.startswith("cmdline_") and not v:
+            pairs.append((label, '<span class="muted">not set</span>'))
+        else:
+            pairs.append((label, _or_unknown(v)))
+    known = {k for k, _ in _INVENTORY_LABELS}
+    pairs += [(k, _or_unknown(v)) for k, v in inv.items() if k not in known]
+    prof = results.get("profile", {})
+    pairs += [("host name", _or_unknown(results.get("hostname"))),
+              ("profile", f"{escape(str(prof.get('name', '')))} <span class='muted small'>"
+                          f"{escape(str(prof.get('path', '')))}</span>"),
+              ("dpdk-harness", escape(str(results.get("harness_version", ""))))]
+    return _kv(pairs)
+
+
+_PORT_COLUMNS = [("port", "port"), ("name", "device"), ("driver", "driver"), ("pci", "PCI address"),
+                 ("firmware", "firmware"), ("link", "link"), ("speed_mbps", "speed"), ("socket", "socket"),
+                 ("mac", "MAC"), ("rx_queues", "rx q"), ("tx_queues", "tx q"), ("topology", "topology")]
+
+
+def _speed(mbps) -> str:
+    if mbps in (None, ""):
+        return _or_unknown(None)
+    try:
+        mbps = int(mbps)
+    except (TypeError, ValueError):
+        return escape(str(mbps))
+    if mbps == 0:
+        return '<span class="muted">none reported</span>'
+    return escape(f"{mbps / 1000:g} Gbit/s" if mbps >= 1000 else f"{mbps} Mbit/s")
+
+
+def _ports(results: dict) -> str:
+    ports = results.get("ports", [])
+    if not ports:
+        return '<p class="muted">No port information.</p>'
+    rows = []
+    for p in ports:
+        row = []
+        for key, _ in _PORT_COLUMNS:
+            v = p.get(key)
+            if key == "speed_mbps":
+                row.append(_speed(v))
+            elif key == "pci" and not v and p.get("topology") not in (None, "nic"):
+                row.append('<span class="muted">virtual device</span>')
+            elif key == "firmware" and not v:
+                row.append('<span class="muted">unknown</span>')
+            else:
+                row.append(_or_unknown(v, "-"))
+        rows.append(row)
+    html = _table([label for _, label in _PORT_COLUMNS], rows)
+    notes = [escape(p["note"]) for p in ports if p.get("note")] + [escape(p["error"]) for p in ports if p.get("error")]
+    if any(p.get("topology") not in (None, "nic") for p in ports):
+        notes.append("Virtual-device (vdev) run: no PCI address or firmware; link speed is what the PMD reports.")
+    if notes:
+        html += "".join(f'<p class="muted small">{n}</p>' for n in notes)
+    return html
+
+
+def _verdicts(results: dict) -> str:
+    tests = results.get("tests", [])
+    if not tests:
+        return '<p class="muted">No per-check verdicts were recorded.</p>'
+    suites: dict[str, list[dict]] = {}
+    for t in tests:
+        suites.setdefault(t.get("suite") or suite_of(t["nodeid"]), []).append(t)
+    out = []
+    summary_rows = []
+    for name, ts in suites.items():
+        counts = {o: sum(1 for t in ts if t.get("outcome") == o) for o in OUTCOME_ORDER}
+        worst = next((o for o in OUTCOME_ORDER if counts[o]), "unknown")
+        summary_rows.append([f'<a href="#suite-{escape(_slug(name))}">{escape(name)}</a>', _badge(worst)]
+                            + [str(counts[o]) for o in ("passed", "failed", "error", "skipped")])
+    out.append(_table(["suite", "verdict", "passed", "failed", "error", "skipped"], summary_rows, num_cols=(2, 3, 4, 5)))
+    for name, ts in suites.items():
+        rows = []
+        for t in ts:
+            dur = t.get("duration_s")
+            figs = t.get("failed_figures") or []
+            msg = escape(t.get("message") or "")
+            if figs:
+                msg += (("<br>" if msg else "") + "figures below target: " + escape(", ".join(figs)))
+            rows.append([escape(t["nodeid"].split("::", 1)[-1]), _badge(t.get("outcome", "unknown")),
+                         "-" if dur is None else f"{dur:.2f} s", msg])
+        out.append(f'<h3 id="suite-{escape(_slug(name))}">{escape(name)}</h3>')
+        out.append(_table(["check", "verdict", "duration", "reason / message"], rows, num_cols=(2,)))
+    return "".join(out)
+
+
+def _slug(s: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", s).strip("-") or "x"
+
+
+def _figures(results: dict) -> str:
+    figs = results.get("figures", [])
+    if not figs:
+        return '<p class="muted">The run recorded no figures.</p>'
+    rows = []
+    for f in figs:
+        extra = ", ".join(f"{k}={v}" for k, v in (f.get("extra") or {}).items())
+        v = f.get("verdict") or ""
+        rows.append([escape(suite_of(f["test"])), escape(f["test"].split("::", 1)[-1]), escape(f["name"]),
+                     escape(fmt(f.get("value"))), escape(f.get("unit") or ""), escape(f.get("target_text") or "-"),
+                     _badge(v) if v else '<span class="muted">no target</span>', escape(extra)])
+    return _table(["suite", "check", "figure", "measured", "unit", "target", "verdict", "details"], rows,
+                  num_cols=(3,))
+
+
+# ------------------------------------------------------------------------------ charts
+
+_PPS_RE = re.compile(r"^rx_pps_(\d+)B$")
+_QUEUE_RE = re.compile(r"^(?P<prefix>.*?)queue(?P<q>\d+)_(?P<unit>[A-Za-z]+)$")
+_LAT_RE = re.compile(r"^(?P<prefix>.*?)latency_(?P<stat>p\d+(?:\.\d+)?|min|avg|mean|median|max)_(?P<unit>ns|us|ms)"
+                     r"(?P<suffix>.*)$")
+
+
+def _num(v) -> float | None:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None
+
+
+def throughput_chart(figures: list[dict]) -> str:
+    pts = [(int(m.group(1)), f) for f in figures if (m := _PPS_RE.match(f["name"]))]
+    if not pts:
+        return ""
+    pts.sort(key=lambda p: p[0])
+    sizes = [s for s, _ in pts]
+    dup = len(set(sizes)) != len(sizes)
+    bars, rows = [], []
+    loss = {m.group(1): f for f in figures if (m := re.match(r"^loss_ratio_(\d+)B$", f["name"]))}
+    for size, f in pts:
+        ex = f.get("extra") or {}
+        label = f"{size}B" + (f" ({f['test'].split('::', 1)[-1]})" if dup else "")
+        bars.append(svg.Bar(label, f["value"], f.get("target"), f.get("op", ">="), _num(ex.get("min")),
+                            _num(ex.get("max")), f.get("passed")))
+        gbps = f["value"] * (size + 20) * 8 / 1e9  # on the wire: + preamble/SFD 8 B + inter-frame gap 12 B
+        lf = loss.get(str(size))
+        rows.append([escape(label), escape(fmt(f["value"])), escape(fmt(_num(ex.get("min")))),
+                     escape(fmt(_num(ex.get("max")))), escape(f.get("target_text") or "-"), f"{gbps:.3g}",
+                     escape(fmt(lf["value"])) if lf else "-",
+                     _badge(f["verdict"]) if f.get("verdict") else "-"])
+    chart = svg.bar_chart("Received rate vs frame size (median of repeats)", bars, unit="packets/s")
+    table = _table(["frame", "median pps", "min", "max", "target", "Gbit/s on the wire", "loss ratio", "verdict"],
+                   rows, num_cols=(1, 2, 3, 5, 6))
+    return f"<h3>Throughput vs frame size</h3><div class='charts'>{chart}</div>{table}"
+
+
+def rss_charts(figures: list[dict]) -> str:
+    groups: dict[tuple[str, str, str], list[tuple[int, dict]]] = {}
+    for f in figures:
+        m = _QUEUE_RE.match(f["name"])
+        if m:
+            groups.setdefault((f["test"], m.group("prefix"), m.group("unit")), []).append((int(m.group("q")), f))
+    if not groups:
+        return ""
+    charts = []
+    for (test, prefix, unit), qs in groups.items():
+        qs.sort(key=lambda x: x[0])
+        values = [f["value"] for _, f in qs]
+        mean = sum(values) / len(values) if values else 0
+        bars = [svg.Bar(f"q{q}", f["value"], f.get("target"), f.get("op", ">="), passed=f.get("passed")) for q, f in qs]
+        same = {g["name"]: g for g in figures if g["test"] == test}
+        notes = [f"{len(qs)} queues", f"total {fmt(sum(values))} {unit}"]
+        if values and min(values) > 0 and f"{prefix}max_min_ratio" not in same:
+            notes.append(f"max/min {max(values) / min(values):.3g}")
+        for key, label in ((f"{prefix}chi2_p", "chi-square p"), (f"{prefix}max_min_ratio", "max/min (check)"),
+                           (f"{prefix}flows", "flows")):
+            g = same.get(key)
+            if g:
+                notes.append(f"{label} {fmt(g['value'])}" + (f" ({g['verdict']})" if g.get("verdict") else ""))
+        chart = svg.bar_chart(f"{prefix}queue<N>_{unit}", bars, unit=unit, reference=mean,
+                              reference_label=f"even share {fmt(mean)}", subtitle=test.split("::", 1)[-1],
+                              width=max(440, min(1100, 90 + 52 * len(bars))))
+        charts.append(f"<figure>{chart}<figcaption class='muted small'>{escape('; '.join(notes))}</figcaption></figure>")
+    return f"<h3>RSS per-queue spread</h3><div class='charts'>{''.join(charts)}</div>"
+
+
+def _lat_order(stat: str) -> float:
+    return {"min": -1.0, "median": 50.0, "avg": 50.5, "mean": 50.5, "max": 101.0}.get(stat) or float(stat[1:])
+
+
+def latency_charts(figures: list[dict]) -> str:
+    groups: dict[tuple[str, str, str, str], list[tuple[str, dict]]] = {}
+    for f in figures:
+        m = _LAT_RE.match(f["name"])
+        if m:
+            groups.setdefault((f["test"], m.group("prefix"), m.group("unit"), m.group("suffix")), []).append(
+                (m.group("stat"), f))
+    if not groups:
+        return ""
+    charts = []
+    for (test, prefix, unit, suffix), stats in groups.items():
+        stats.sort(key=lambda s: _lat_order(s[0]))
+        bars = [svg.Bar(stat, f["value"], f.get("target"), f.get("op", "<="), passed=f.get("passed"))
+                for stat, f in stats]
+        charts.append(svg.bar_chart(f"{prefix}latency{suffix or ''} percentiles", bars, unit=unit,
+                                    subtitle=test.split("::", 1)[-1], width=max(440, 90 + 64 * len(bars))))
+    return f"<h3>Latency percentiles</h3><div class='charts'>{''.join(charts)}</div>"
+
+
+def _charts(results: dict) -> str:
+    figs = [f for f in results.get("figures", []) if isinstance(f.get("value"), (int, float))]
+    parts = [throughput_chart(figs), rss_charts(figs), latency_charts(figs)]
+    parts = [p for p in parts if p]
+    if not parts:
+        return ('<p class="muted">No charted figures in this run (rx_pps_&lt;size&gt;B, *queue&lt;N&gt;_pkts, '
+                'latency_p&lt;N&gt;_us).</p>')
+    return "".join(parts)
+
+
+def _skips(results: dict) -> str:
+    skips = results.get("skips", [])
+    if not skips:
+        return '<p class="muted">No check was skipped.</p>'
+    rows = [[escape(s["check"]), escape(s["reason"])] for s in skips]
+    return ("<p>A skipped check was not verified on this host: it is not a pass.</p>"
+            + _table(["check", "reason"], rows))
+
+
+def _baseline(comp: dict | None) -> str:
+    if not comp:
+        return ""
+    from harness.report.baseline import DIRECTION, pct
+
+    m = comp.get("baseline_meta") or {}
+    head = (f"<p>Against baseline <b>{escape(str(comp['baseline']))}</b>"
+            + (f", saved {escape(str(m['saved']))}" if m.get("saved") else "")
+            + (f" on {escape(str(m['hostname']))}" if m.get("hostname") else "")
+            + (f" ({escape(str(m['cpu_model']))})" if m.get("cpu_model") else "")
+            + f"; tolerance {comp['tolerance']:.1%}. "
+            + _badge("REGRESSION" if not comp["ok"] else "ok")
+            + " " + escape(", ".join(f"{n} {s}" for s, n in sorted(comp.get("counts", {}).items()))) + "</p>")
+    order = {"REGRESSION": 0, "missing": 1, "changed": 2, "new": 3, "improved": 4, "ok": 5}
+    rows = []
+    for r in sorted(comp["rows"], key=lambda r: order.get(r["status"], 9)):
+        rows.append([escape(r["test"].split("::", 1)[-1]), escape(r["name"]), escape(fmt(r["baseline"])),
+                     escape(fmt(r["current"])), escape(r.get("unit") or ""), escape(pct(r["change"])),
+                     escape(DIRECTION.get(r["op"], "")), _badge(r["status"])])
+    html = head + _table(["check", "figure", "baseline", "current", "unit", "change", "direction", "status"], rows,
+                         num_cols=(2, 3, 5))
+    if comp.get("host_differences"):
+        html += "<h3>Host differences</h3>" + _table(
+            ["what", "baseline", "this run"], [[escape(str(x)) for x in d] for d in comp["host_differences"]])
+    if comp.get("outcome_changes"):
+        html += "<h3>Verdict changes</h3>" + _table(
+            ["check", "baseline", "this run"], [[escape(str(x)) for x in d] for d in comp["outcome_changes"]])
+    return html
+
+
+# ------------------------------------------------------------------------------ the page
+
+
+def render(results: dict) -> str:
+    """The whole page. ``results["baseline"]`` (a Comparison.to_dict()) adds the comparison section."""
+    prof = results.get("profile", {})
+    cls, sentence = overall(results)
+    title = f"dpdk-harness qualification report: {prof.get('name', '')} on {results.get('hostname', '')}"
+    sections = [
+        ("inventory", "Host inventory", _inventory(results) + "<h3>Ports</h3>" + _ports(results)),
+        ("verdicts", "Verdicts per suite", _verdicts(results)),
+        ("figures", "Measured vs target", _figures(results)),
+        ("charts", "Charts", _charts(results)),
+        ("skips", "Skipped checks", _skips(results)),
+    ]
+    if results.get("baseline"):
+        sections.append(("baseline", "Baseline comparison", _baseline(results["baseline"])))
+    banners = [f'<div class="banner {cls}">{escape(sentence)}</div>']
+    if results.get("probe_fault"):
+        banners.append(f'<div class="banner warn">PROBE FAULT {escape(str(results["probe_fault"]))}: the probe '
+                       "misbehaved on purpose (mutation test); these results are not a qualification.</div>")
+    nav = "".join(f'<a href="#{sid}">{escape(name)}</a>' for sid, name, _ in sections)
+    outcomes = ", ".join(f"{n} {k}" for k, n in results.get("outcomes", {}).items()) or "no tests ran"
+    body = "".join(f'<section id="{sid}"><h2>{escape(name)}</h2>{html}</section>' for sid, name, html in sections)
+    signoff = _kv([("qualified by", ""), ("date", ""), ("signature", "")]).replace('class="kv"', 'class="kv signoff"')
+    return (
+        "<!DOCTYPE html>\n"
+        f'<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">'
+        f"<title>{escape(title)}</title><style>{CSS}</style></head><body><main>"
+        f"<h1>{escape(title)}</h1>"
+        f'<p class="muted">profile {escape(str(prof.get("name", "")))} ({escape(str(prof.get("path", "")))}); '
+        f"finished {escape(str(results.get('finished', '')))}; exit status {escape(str(results.get('exit_status')))}; "
+        f"{escape(outcomes)}; dpdk-harness {escape(str(results.get('harness_version', '')))}</p>"
+        f"{''.join(banners)}<nav>{nav}</nav>{body}"
+        f'<section id="signoff"><h2>Sign-off</h2>{signoff}</section>'
+        "</main></body></html>\n"
+    )
