@@ -30,10 +30,12 @@ from harness.errors import ProfileError, UsageError
 from harness.system.pci import normalize_pci
 
 __all__ = [
+    "DUT_MODES",
     "LATENCY_PERCENTILES",
     "LOG_LEVELS",
     "LOOPBACKS",
     "RSS_HASH_FUNCTIONS",
+    "SEARCHES",
     "TOPOLOGIES",
     "EalConfig",
     "FrozenMap",
@@ -63,6 +65,9 @@ RSS_HASH_FUNCTIONS = (
     "ipv4-tcp", "ipv4-udp", "ipv6-tcp", "ipv6-udp", "l2-payload",
 )
 LATENCY_PERCENTILES = ("p50", "p90", "p99", "p999", "max")
+SEARCHES = ("ci", "rfc2544")            # harness.perf.SEARCH_PROFILES
+DUT_MODES = ("ports", "testpmd-memif")  # what the throughput suite measures through
+LINK_GBPS = (1.0, 400.0)
 HUGEPAGE_SIZES_KB = {"2M": 2048, "1G": 1048576}
 RSS_KEY_LENGTHS = (40, 52)
 
@@ -208,10 +213,18 @@ class RssConfig:
 class PpsTarget:
     frame_size: int
     pps: float
+    line_rate: float | None = None      # given as this share of targets.link_gbps's line rate
 
     @property
     def mpps(self) -> float:
         return self.pps / 1e6
+
+    def describe(self, link_gbps: float | None = None) -> str:
+        """``14,136,905 pps (95% of the 10G line rate)`` or ``1,000,000 pps``."""
+        text = f"{self.pps:,.0f} pps"
+        if self.line_rate is not None and link_gbps:
+            text += f" ({self.line_rate:.4g}x the {link_gbps:g}G line rate)"
+        return text
 
 
 @dataclass(frozen=True)
@@ -220,6 +233,7 @@ class Targets:
     loss: float = 0.0
     pps: tuple[PpsTarget, ...] = ()
     latency_us: Mapping[str, float] = FrozenMap()
+    link_gbps: float | None = None      # link speed line-rate targets are a share of
 
     def pps_for(self, frame_size: int) -> PpsTarget | None:
         for t in self.pps:
@@ -233,6 +247,11 @@ class MeasureConfig:
     duration_s: float = 1.0
     repeats: int = 3
     warmup_s: float = 0.2
+    search: str = "ci"                  # throughput search profile: "ci" (short trials) or "rfc2544" (60 s)
+    trial_s: float | None = None        # trial duration; None: the search profile's
+    latency_load: float = 0.9           # latency is measured at this fraction of the NDR
+    pdr_loss: float = 0.005             # loss ratio of the partial drop rate (PDR); 0: no PDR search
+    dut: str = "ports"                  # "ports": the profile's ports; "testpmd-memif": dpdk-testpmd over memif
 
 
 @dataclass(frozen=True)
@@ -611,9 +630,9 @@ _PORTS_KEYS = ("topology", "pci", "loopback", "lpbk_mode", "promiscuous", "link_
 _QUEUES_KEYS = ("rx", "tx", "rx_desc", "tx_desc", "burst", "tx_free_thresh", "tx_rs_thresh", "in_flight")
 _MEMPOOL_KEYS = ("mbufs", "cache", "data_room", "socket", "mtu", "scatter")
 _RSS_KEYS = ("enabled", "hash_functions", "key", "reta", "symmetric", "flows", "min_p_value", "max_ratio")
-_TARGETS_KEYS = ("tolerance", "loss", "pps", "latency_us")
-_PPS_KEYS = ("frame_size", "pps", "mpps")
-_MEASURE_KEYS = ("duration_s", "repeats", "warmup_s")
+_TARGETS_KEYS = ("tolerance", "loss", "pps", "latency_us", "link_gbps")
+_PPS_KEYS = ("frame_size", "pps", "mpps", "line_rate")
+_MEASURE_KEYS = ("duration_s", "repeats", "warmup_s", "search", "trial_s", "latency_load", "pdr_loss", "dut")
 
 # EAL options the profile owns; passing them in extra_args would fight the profile.
 _EAL_OWNED = {
@@ -847,6 +866,9 @@ def _parse_targets(t: _Table) -> Targets:
     d = Targets()
     tolerance = t.get_float("tolerance", d.tolerance, 0, 1)
     loss = t.get_float("loss", d.loss, 0, 1)
+    link_gbps = None
+    if t.has("link_gbps"):
+        link_gbps = t.get_float("link_gbps", lo=LINK_GBPS[0], hi=LINK_GBPS[1], example=10)
     pps_key = t.key("pps")
     raw = t.raw("pps", [])
     if not isinstance(raw, (list, tuple)):
@@ -861,15 +883,24 @@ def _parse_targets(t: _Table) -> Targets:
             raise _Bad(it.key("frame_size"), f"{size} is already targeted by {pps_key}[{first[size]}]",
                        "give each frame size once")
         first[size] = i
-        has_pps, has_mpps = it.has("pps"), it.has("mpps")
-        if has_pps == has_mpps:
-            problem = "gives both pps and mpps" if has_pps else "gives neither pps nor mpps"
-            raise _Bad(f"{pps_key}[{i}]", problem, "give exactly one, e.g. pps = 5e6 or mpps = 5.0")
-        if has_pps:
+        given = [k for k in ("pps", "mpps", "line_rate") if it.has(k)]
+        if len(given) != 1:
+            problem = (f"gives both {given[0]} and {given[1]}" if given else "gives neither pps nor mpps")
+            raise _Bad(f"{pps_key}[{i}]", problem, "give exactly one, e.g. pps = 5e6 or mpps = 5.0 "
+                       "(or line_rate = 0.95, a share of targets.link_gbps)")
+        share = None
+        if given[0] == "pps":
             rate = it.get_float("pps", lo=0, lo_open=True, example=1e6)
-        else:
+        elif given[0] == "mpps":
             rate = it.get_float("mpps", lo=0, lo_open=True, example=1.0) * 1e6
-        pps.append(PpsTarget(frame_size=size, pps=rate))
+        else:
+            share = it.get_float("line_rate", lo=0, hi=1, lo_open=True, example=0.95)
+            if link_gbps is None:
+                raise _Bad(it.key("line_rate"), "is a share of the line rate but targets.link_gbps is not set",
+                           "add link_gbps = 10 (the link speed in Gbit/s) to [targets], or give pps instead")
+            from harness.perf import line_rate_pps  # frame size + 20 bytes of preamble and gap
+            rate = share * line_rate_pps(link_gbps, size)
+        pps.append(PpsTarget(frame_size=size, pps=rate, line_rate=share))
     lat = _Table(t.raw("latency_us"), t.key("latency_us"), LATENCY_PERCENTILES, "[targets.latency_us]")
     latency: dict[str, float] = {}
     for p in LATENCY_PERCENTILES:
@@ -882,7 +913,8 @@ def _parse_targets(t: _Table) -> Targets:
                        "and a higher percentile cannot be lower",
                        f"raise {higher} to at least {_num(latency[lower])} or lower {lower}")
     return Targets(tolerance=tolerance, loss=loss,
-                   pps=tuple(sorted(pps, key=lambda p: p.frame_size)), latency_us=FrozenMap(latency))
+                   pps=tuple(sorted(pps, key=lambda p: p.frame_size)), latency_us=FrozenMap(latency),
+                   link_gbps=link_gbps)
 
 
 def _parse_measure(t: _Table) -> MeasureConfig:
@@ -891,6 +923,11 @@ def _parse_measure(t: _Table) -> MeasureConfig:
         duration_s=t.get_float("duration_s", d.duration_s, 0.05, 3600),
         repeats=t.get_int("repeats", d.repeats, 1, 100),
         warmup_s=t.get_float("warmup_s", d.warmup_s, 0, 60),
+        search=t.get_str("search", d.search, SEARCHES),
+        trial_s=t.get_float("trial_s", lo=0.01, hi=3600, example=0.1) if t.has("trial_s") else None,
+        latency_load=t.get_float("latency_load", d.latency_load, 0, 1, lo_open=True),
+        pdr_loss=t.get_float("pdr_loss", d.pdr_loss, 0, 1, hi_open=True),
+        dut=t.get_str("dut", d.dut, DUT_MODES),
     )
 
 

@@ -379,3 +379,103 @@ int probe_rss_capture_free(probe_rss_capture *cap);
  * returns frames sent */
 int64_t probe_rss_inject(const char *ifname, const char *netns_path, const struct probe_rss_tuple *tuples,
                          uint32_t n_tuples, uint64_t first, uint64_t count, uint16_t frame_size);
+
+/* ---- perf (harness/native/perf.c) ---- */
+/* Throughput and latency. A run is a loop on one worker lcore over up to 8 tasks:
+ *   GEN   TSC-paced generator: frames of the probe's format (198.18.0.0/15 UDP; payload 'D' 'H',
+ *         u64 seq, u64 tsc), sizes cycled from a pattern (IMIX, jumbo as mbuf chains);
+ *   RECV  receiver: counts loss, reordering and duplicates by sequence number and keeps a latency
+ *         histogram (TSC cycles, log buckets: 64 exact, then 32 per power of two, < 3.2 % error);
+ *   DUT   a forwarder of known capacity (tsc_hz / cost_cycles packets per second) holding at most
+ *         dut_queue packets in its system (queued or in service); excess is dropped and counted.
+ *         By default the service time is virtual (the loop does not wait and a packet leaves when
+ *         its service is over), so a DUT sharing one lcore with the generator and receiver keeps
+ *         its capacity; PROBE_PERF_DUT_SPIN burns the cycles instead (a DUT on a dedicated lcore).
+ *         cost_cycles = 0 and dut_queue = 0: a plain forwarder, rx -> tx, nothing touched.
+ * Several runs may go at once on different lcores (e.g. GEN+RECV on one, DUT on another). */
+#define PROBE_PERF_MAX_TASKS 8
+#define PROBE_PERF_MAX_SIZES 64
+#define PROBE_PERF_HIST_BUCKETS 1920
+#define PROBE_PERF_DUT_QUEUE_MAX 65536
+#define PROBE_PERF_GEN 0
+#define PROBE_PERF_RECV 1
+#define PROBE_PERF_DUT 2
+#define PROBE_PERF_DUT_SPIN 1
+/* DUT flag: a frame arrives when the generator's schedule says it is due (GEN task gen_task of the
+ * same run), not when the loop gets to it: the DUT then sees the ideal paced load whatever pauses
+ * the shared CPU makes, and its drops depend on the offered rate alone */
+#define PROBE_PERF_DUT_SCHEDULED 2
+
+struct probe_perf_task {
+    uint32_t role;              /* PROBE_PERF_* */
+    uint16_t rx_port, rx_queue; /* RECV, DUT */
+    uint16_t tx_port, tx_queue; /* GEN, DUT */
+    uint64_t seq_base;          /* GEN: first sequence number; RECV: lower ones are stale */
+    uint64_t count;             /* GEN: frames to send (0 = until stopped / duration);
+                                   RECV: frames expected from seq_base (0 = any above it) */
+    uint64_t rate_pps;          /* GEN: paced rate (0 = as fast as the loop goes) */
+    uint64_t duration_ns;       /* GEN: stop after this long (0 = no limit); what was not sent
+                                   by then is ungenerated */
+    uint32_t n_flows;           /* GEN: flows, 198.18.x.y:sport -> 198.19.0.1:5001 */
+    uint32_t n_sizes;           /* GEN: frame sizes (FCS included) cycled in order */
+    uint16_t sizes[64];
+    uint64_t cost_cycles;       /* DUT: service time per packet */
+    uint32_t dut_queue;         /* DUT: packets it may hold, waiting or in service (not with SPIN:
+                                   then its queue is the rx ring in front of it) */
+    uint32_t flags;             /* DUT: PROBE_PERF_DUT_* */
+    uint32_t gen_task;          /* DUT with PROBE_PERF_DUT_SCHEDULED: index of the GEN task */
+};
+struct probe_perf_conf {
+    uint32_t lcore;
+    uint16_t burst;
+    probe_pool *pool;           /* GEN allocates here */
+    uint64_t tsc_hz;            /* TSC ticks per second for pacing and deadlines (0 = rte_get_tsc_hz();
+                                   probe_perf_tsc_hz measures the real one) */
+    uint32_t gap_ns;            /* a loop turn longer than this is a gap: the lcore was not running
+                                   (the kernel, a VM exit, another thread); 0 = 20000; not measured
+                                   in a run of plain forwarders only */
+    uint32_t n_tasks;
+    struct probe_perf_task tasks[8];
+};
+struct probe_perf_task_stats {
+    uint64_t polls, empty_polls;
+    /* GEN */
+    uint64_t attempted, sent, unsent, alloc_fail, sent_bytes;
+    uint64_t gen_tsc_start, gen_tsc_end;    /* schedule start; last frame handed over (or deadline) */
+    uint64_t gen_ns_start, gen_ns_end;      /* the same instants on CLOCK_MONOTONIC_RAW */
+    uint64_t behind_max;                    /* most frames the generator fell behind its schedule */
+    uint32_t gen_done;                      /* count sent, or the deadline passed */
+    uint32_t gen_deadline;                  /* it stopped at the deadline with frames unsent */
+    /* RECV */
+    uint64_t rx_pkts, rx_bytes, foreign, stale, unique, dups, reordered, late, seq_max;
+    uint64_t lat_count, lat_min, lat_max, lat_sum;  /* TSC cycles, frames of this run only */
+    /* DUT */
+    uint64_t dut_rx, dut_tx, dut_drops, dut_unsent, dut_queue_max;
+};
+struct probe_perf_stats {
+    uint64_t tsc_hz;
+    uint64_t tsc_start, tsc_last;
+    uint64_t loops;
+    uint64_t gaps, gap_cycles, gap_max;     /* loop turns longer than gap_ns, their total and longest */
+    uint32_t running;
+    uint32_t gen_done;          /* every GEN task is done */
+    uint32_t n_tasks;
+    struct probe_perf_task_stats task[8];
+};
+typedef struct probe_perf probe_perf;
+int probe_perf_start(const struct probe_perf_conf *conf, probe_perf **out);
+int probe_perf_stats(probe_perf *run, struct probe_perf_stats *out);
+/* copy task's latency histogram (PROBE_PERF_HIST_BUCKETS counts) */
+int probe_perf_hist(probe_perf *run, uint32_t task, uint64_t *buckets, uint32_t n);
+/* wait until every GEN task is done or timeout; 1 = done, 0 = timed out */
+int probe_perf_wait(probe_perf *run, uint32_t timeout_ms);
+int probe_perf_stop(probe_perf *run);
+int probe_perf_free(probe_perf *run);
+/* TSC ticks per second measured against CLOCK_MONOTONIC_RAW over ms milliseconds on the calling
+ * thread; EAL's rte_get_tsc_hz() may be off by a few 0.1 % (a VM, a nominal frequency) */
+int probe_perf_tsc_hz(uint32_t ms, uint64_t *hz);
+/* the histogram bucket of a value (for checking the Python side against C) */
+int probe_perf_hist_index(uint64_t value);
+/* write one generator frame into buf (no mbuf); returns its length without the FCS */
+int probe_perf_frame(uint8_t *buf, uint32_t buf_len, uint16_t frame_size, uint32_t flow, uint64_t seq,
+                     uint64_t tsc);

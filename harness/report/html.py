@@ -226,7 +226,7 @@ def _figures(results: dict) -> str:
 
 # ------------------------------------------------------------------------------ charts
 
-_PPS_RE = re.compile(r"^rx_pps_(\d+)B$")
+_PPS_RE = re.compile(r"^(?:rx|ndr)_pps_(\d+)B$")
 _QUEUE_RE = re.compile(r"^(?P<prefix>.*?)queue(?P<q>\d+)_(?P<unit>[A-Za-z]+)$")
 _LAT_RE = re.compile(r"^(?P<prefix>.*?)latency_(?P<stat>p\d+(?:\.\d+)?|min|avg|mean|median|max)_(?P<unit>ns|us|ms)"
                      r"(?P<suffix>.*)$")

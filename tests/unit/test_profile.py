@@ -649,3 +649,52 @@ def test_tx_thresholds_dpdk_rejects_are_profile_errors(queues, expected):
 @pytest.mark.parametrize("queues", ["", "tx_rs_thresh = 32\ntx_free_thresh = 32", "tx_rs_thresh = 16\ntx_free_thresh = 64"])
 def test_tx_thresholds_dpdk_accepts_load(queues):
     parse_profile("[queues]\n" + queues, "p.toml")
+
+
+# --------------------------------------------------------------------------- throughput targets and search
+
+
+def test_targets_as_a_share_of_line_rate():
+    p = parse_profile("[targets]\nlink_gbps = 10\n[[targets.pps]]\nframe_size = 64\nline_rate = 0.95\n"
+                      "[[targets.pps]]\nframe_size = 1518\nline_rate = 1\n[[targets.pps]]\nframe_size = 128\npps = 5e6\n")
+    assert p.targets.link_gbps == 10.0
+    t64, t128, t1518 = p.targets.pps
+    assert t64.pps == pytest.approx(0.95 * 10e9 / (84 * 8)) and t64.line_rate == 0.95
+    assert t1518.pps == pytest.approx(10e9 / (1538 * 8)) and t128 == PpsTarget(128, 5e6)
+    assert t64.describe(10) == "14,136,905 pps (0.95x the 10G line rate)" and t128.describe(10) == "5,000,000 pps"
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("[[targets.pps]]\nframe_size = 64\nline_rate = 0.9",
+     "targets.pps[0].line_rate: is a share of the line rate but targets.link_gbps is not set; add link_gbps = 10"),
+    ("[targets]\nlink_gbps = 10\n[[targets.pps]]\nframe_size = 64\nline_rate = 1.5",
+     "targets.pps[0].line_rate: 1.5 is out of range: must be > 0 and <= 1"),
+    ("[targets]\nlink_gbps = 10\n[[targets.pps]]\nframe_size = 64\nline_rate = 0",
+     "targets.pps[0].line_rate: 0 is out of range: must be > 0 and <= 1"),
+    ("[targets]\nlink_gbps = 10\n[[targets.pps]]\nframe_size = 64\npps = 1\nline_rate = 0.5",
+     "targets.pps[0]: gives both pps and line_rate; give exactly one"),
+    ("[targets]\nlink_gbps = 0.5", "targets.link_gbps: 0.5 is out of range 1..400"),
+    ("[targets]\nlink_gbps = 800", "targets.link_gbps: 800 is out of range 1..400"),
+    ('[targets]\nlink_gbps = "10G"', "targets.link_gbps: expected a number, got '10G' (str); write e.g. link_gbps = 10"),
+    ('[measure]\nsearch = "fast"', "measure.search: 'fast' is not one of ci, rfc2544; choose one of those"),
+    ('[measure]\nsearch = "rfc254"', "did you mean 'rfc2544'?"),
+    ("[measure]\ntrial_s = 0.001", "measure.trial_s: 0.001 is out of range 0.01..3600"),
+    ("[measure]\nlatency_load = 0", "measure.latency_load: 0 is out of range: must be > 0 and <= 1"),
+    ("[measure]\nlatency_load = 1.1", "measure.latency_load: 1.1 is out of range"),
+    ("[measure]\npdr_loss = 1", "measure.pdr_loss: 1 is out of range: must be >= 0 and < 1"),
+    ('[measure]\ndut = "testpmd"', "measure.dut: 'testpmd' is not one of ports, testpmd-memif"),
+    ("[measure]\nsearch_width = 0.1", "measure.search_width: unknown key; did you mean 'search'? known keys in [measure]: duration_s, "
+                                      "repeats, warmup_s, search, trial_s, latency_load, pdr_loss, dut"),
+    ("[[targets.pps]]\nframe_size = 64\nshare = 1", "known keys in [[targets.pps]]: frame_size, pps, mpps, line_rate"),
+])
+def test_throughput_key_rules(text, expected):
+    assert expected in error(text)
+
+
+def test_search_settings_and_their_defaults():
+    d = parse_profile("").measure
+    assert (d.search, d.trial_s, d.latency_load, d.pdr_loss, d.dut) == ("ci", None, 0.9, 0.005, "ports")
+    m = parse_profile('[measure]\nsearch = "rfc2544"\ntrial_s = 10\nlatency_load = 0.5\npdr_loss = 0\n'
+                      'dut = "testpmd-memif"').measure
+    assert (m.search, m.trial_s, m.latency_load, m.pdr_loss, m.dut) == ("rfc2544", 10.0, 0.5, 0.0, "testpmd-memif")
+    assert parse_profile("").targets.link_gbps is None

@@ -1,0 +1,160 @@
+"""Fixtures of the throughput suite: the DUT path frames go through, the search settings, per-trial
+progress, and the NDR of each frame size, found once per run and shared by the checks that need it.
+
+DUT modes (``measure.dut``):
+  * ``ports`` (default): the profile's own ports. Two ports joined by a wire (a ring wire here, a
+    loopback cable on hardware): generate on the first, receive on the second. One NIC port in
+    internal loopback (``ports.loopback = "internal"``): generate and receive on it.
+  * ``testpmd-memif``: an external DPDK application is the DUT: ``dpdk-testpmd`` forwards, in its own
+    process, between it and a ``net_memif`` port of ours.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+
+import pytest
+
+from harness import capabilities, perf
+from harness.errors import HarnessError
+
+
+@pytest.fixture(scope="session")
+def search_profile(profile) -> perf.SearchProfile:
+    """The profile's search (``measure.search``), with ``measure.trial_s`` if given."""
+    return perf.SEARCH_PROFILES[profile.measure.search].with_trial(profile.measure.trial_s)
+
+
+@pytest.fixture
+def progress(request, search_profile):
+    """``progress(label)`` -> a per-trial callback printing one line per trial on the terminal, for long
+    searches (trials of 1 s and more, e.g. ``measure.search = "rfc2544"``) or with ``-v``."""
+    tr = request.config.pluginmanager.get_plugin("terminalreporter")
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    show = tr is not None and (request.config.option.verbose > 0 or search_profile.trial_s >= 1.0)
+
+    def make(label: str):
+        if not show:
+            return None
+
+        def line(trial: perf.TrialResult, state: str) -> None:
+            with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+                tr.ensure_newline()
+                tr.write_line(f"  {label}: {trial.line()} -> {state}")
+
+        return line
+
+    return make
+
+
+def _testpmd_cpu(eal, harness) -> int | None:
+    """A CPU for dpdk-testpmd that no worker lcore of ours runs on (the main lcore's, Python's, is fine:
+    it sleeps while traffic runs)."""
+    lcores = eal.lcores()
+    worker_cpus = {lc["cpu_id"] for lc in lcores if not lc["is_main"]}
+    main = [lc["cpu_id"] for lc in lcores if lc["is_main"]]
+    for cpu in main + sorted(set(range(os.cpu_count() or 1)) - worker_cpus):
+        if cpu not in worker_cpus and cpu >= 0:
+            return cpu
+    return None
+
+
+def open_memif_dut(harness, eal, profile) -> perf.DutPath:
+    """dpdk-testpmd over memif as the DUT, or a SKIP naming why it cannot run here."""
+    if perf.testpmd_path() is None:
+        pytest.skip("dpdk-testpmd not found: the external-application DUT needs it (apt-get install dpdk)")
+    cpu = _testpmd_cpu(eal, harness)
+    if cpu is None:
+        pytest.skip(f"no CPU for dpdk-testpmd: every CPU runs a worker lcore of ours (eal.lcores "
+                    f"{profile.eal.lcores_arg()}); testpmd's forwarding lcore would share a CPU with a busy-polling "
+                    "worker and both would measure the kernel's scheduler. Leave one CPU to the main lcore")
+    try:
+        return perf.memif_testpmd(harness.require_pool(), harness.journal, testpmd_cpu=cpu,
+                                  burst=profile.queues.burst, rx_desc=profile.queues.rx_desc,
+                                  tx_desc=profile.queues.tx_desc)
+    except HarnessError as exc:
+        if "rte_vdev_init" in str(exc):
+            pytest.skip(f"net_memif is not available to this DPDK: {exc}")
+        raise
+
+
+@pytest.fixture(scope="session")
+def memif_dut(harness, eal, profile):
+    """dpdk-testpmd forwarding over memif, for the run (started on first use, stopped at the end)."""
+    path = open_memif_dut(harness, eal, profile)
+    yield path
+    problems = path.close()
+    assert not problems, "; ".join(problems)
+
+
+def ports_dut(harness, profile) -> perf.DutPath:
+    """The profile's ports as the DUT path, or a SKIP naming what is missing."""
+    harness.require_pool()
+    topo = harness.topology()
+    link = None
+    if topo.kind == "nic":
+        speed = topo.tx.link().get("speed_mbps") or 0
+        link = profile.targets.link_gbps or (speed / 1000 if speed else None)
+    if profile.ports.nic_mode and profile.ports.loopback == "internal":
+        port = topo.ports[0]
+        return perf.DutPath("internal-loopback", port, port, f"{port.name} ({port.driver}) in PMD internal "
+                            f"loopback (lpbk_mode {profile.ports.lpbk_mode})",
+                            rx_queues=topo.port_conf.nb_rxq, link_gbps=link)
+    reason = capabilities.missing(topo, "wire")
+    if reason:
+        pytest.skip(reason)
+    return perf.DutPath("wire", topo.tx, topo.rx, f"{topo.describe_ports()}: {topo.description}",
+                        rx_queues=topo.port_conf.nb_rxq, pending=topo.pending,
+                        link_gbps=link if link and 1 <= link <= 400 else None)
+
+
+@pytest.fixture(scope="session")
+def dut_path(request, harness, eal, profile) -> perf.DutPath:
+    """What the throughput checks measure through, as ``measure.dut`` says."""
+    if profile.measure.dut == "testpmd-memif":
+        return request.getfixturevalue("memif_dut")
+    return ports_dut(harness, profile)
+
+
+class ThroughputCache:
+    """The search result of each frame size, found once per run (the NDR check finds it, the latency
+    check measures at a fraction of it)."""
+
+    def __init__(self):
+        self.results: dict[tuple, list[perf.Throughput]] = {}
+
+    def get(self, key):
+        return self.results.get(key)
+
+
+@pytest.fixture(scope="session")
+def throughput_cache() -> ThroughputCache:
+    return ThroughputCache()
+
+
+@pytest.fixture
+def find_throughput(dut_path, pool, worker, profile, search_profile, throughput_cache, progress):
+    """``find_throughput(frame_size)`` -> the ``measure.repeats`` searches (NDR, and PDR at
+    ``measure.pdr_loss``) of that frame size through the DUT path; cached for the run."""
+
+    def find(frames) -> list[perf.Throughput]:
+        label = perf.frames_label(frames)
+        key = (label, dut_path.mode, profile.queues.burst)
+        cached = throughput_cache.get(key)
+        if cached is not None:
+            return cached
+        tester = dut_path.tester(worker, pool, burst=profile.queues.burst, flows=profile.rss.flows,
+                                 frames=frames, drain_s=search_profile.drain_s)
+        line_rate = perf.line_rate_pps(dut_path.link_gbps, frames) if dut_path.link_gbps else None
+        goal = profile.targets.loss or profile.measure.pdr_loss  # the verdict's loss ratio, else the PDR's
+        results, ceiling = [], None
+        for i in range(profile.measure.repeats):
+            res = perf.throughput(tester, search_profile, line_rate=line_rate, pdr_loss=goal,
+                                  warmup_s=profile.measure.warmup_s, ceiling=ceiling,
+                                  progress=progress(f"{label} search {i + 1}/{profile.measure.repeats}"))
+            ceiling = res.ceiling
+            results.append(res)
+        throughput_cache.results[key] = results
+        return results
+
+    return find

@@ -1,0 +1,153 @@
+"""The perf part of the probe (harness/native/perf.c) on real DPDK: its frames are the probe's, its
+histogram is Python's, the generator, receiver and calibrated DUT count what happens on a ring wire,
+and dpdk-testpmd is driven and cleaned up."""
+import os
+import time
+
+import pytest
+
+from harness import perf
+from harness.errors import ProbeInvalidError, ProbeNotFoundError
+from harness.probe import Packet, lib
+
+
+@pytest.fixture
+def wire(topology_of):
+    """A ring wire, whatever --vdev says: what port A sends, port B receives (and back)."""
+    return topology_of("ring_wire", queues=1)
+
+
+def test_perf_frames_are_the_probes_frames(pool):
+    for size in (64, 65, 128, 1518):
+        with Packet.alloc(pool, size) as pkt:
+            probe_frame = bytes(pkt.view())
+        tsc = int.from_bytes(probe_frame[52:60], "little")
+        assert perf.build_frame(size, flow=0, seq=0, tsc=tsc) == probe_frame
+    f = perf.build_frame(64, flow=0x12345, seq=7, tsc=9)
+    assert f[26:30] == bytes([198, 18, 0x23, 0x45]) and int.from_bytes(f[34:36], "big") == 1024 + 1
+    assert f[30:34] == bytes([198, 19, 0, 1]) and int.from_bytes(f[36:38], "big") == 5001
+    assert f[42:44] == b"DH" and int.from_bytes(f[44:52], "little") == 7 and int.from_bytes(f[52:60], "little") == 9
+
+
+def test_histogram_index_matches_python(harness):
+    values = list(range(0, 300)) + [(1 << e) + d for e in range(6, 64) for d in (-1, 0, 1, (1 << e) // 3)]
+    for v in values:
+        v = min(v, 2**64 - 1)
+        assert lib.probe_perf_hist_index(v) == perf.hist_index(v), v
+
+
+def test_measured_tsc_frequency_is_close_to_eals(wire, worker, pool):
+    hz = perf.measured_tsc_hz()
+    with perf.PerfRun(worker, [perf.PerfTask.recv(wire.rx)]) as run:
+        pass
+    eal_hz = run.stats()["tsc_hz"]
+    assert abs(hz / eal_hz - 1) < 0.02, (hz, eal_hz)
+
+
+def test_a_trial_counts_every_frame(wire, worker, pool):
+    t = perf.Tester(worker, pool, wire.tx, wire.rx, flows=64, frames=64, pending=wire.pending)
+    r = t.trial(200_000, 0.1)
+    assert r.intended == r.attempted == r.sent == r.received == 20_000
+    assert (r.lost, r.dups, r.reordered, r.late, r.unsent, r.foreign) == (0, 0, 0, 0, 0, 0)
+    assert r.latency.count == 20_000 and 0 < r.latency.min <= r.latency.p50 <= r.latency.p99 <= r.latency.max
+    assert abs(r.rate_error) < 0.005 and r.passes()
+    assert len(r.hist) == perf.HIST_BUCKETS and sum(r.hist) == 20_000
+
+
+@pytest.mark.parametrize("frames", ["imix", "jumbo", (64, 1518, 9000)])
+def test_imix_and_jumbo_frames_go_through(wire, worker, pool, frames):
+    t = perf.Tester(worker, pool, wire.tx, wire.rx, frames=frames, pending=wire.pending)
+    r = t.trial(50_000, 0.1)
+    assert r.received == r.intended == 5000 and r.lost == 0, r.line()
+    with perf.PerfRun(worker, [perf.PerfTask.gen(wire.tx, count=12, frames=frames, seq_base=1),
+                               perf.PerfTask.recv(wire.rx, seq_base=1, count=12)], pool=pool) as run:
+        run.wait_generated(2)
+        time.sleep(0.05)
+    g, rx = run.stop()["tasks"]
+    sizes = perf.frame_pattern(frames)
+    want = sum(sizes[i % len(sizes)] - 4 for i in range(12))  # without the FCS
+    assert g["sent_bytes"] == rx["rx_bytes"] == want and rx["unique"] == 12
+
+
+def test_frames_of_an_earlier_trial_are_stale_not_received(wire, worker, pool):
+    with perf.PerfRun(worker, [perf.PerfTask.gen(wire.tx, count=500, seq_base=10)], pool=pool) as run:
+        run.wait_generated(2)
+    assert wire.pending() == 500
+    t = perf.Tester(worker, pool, wire.tx, wire.rx, pending=wire.pending)
+    r = t.trial(100_000, 0.05)
+    assert r.stale == 500 and r.received == r.intended and r.lost == 0
+
+
+def test_receiver_counts_duplicates_reordering_and_loss(wire, worker, pool):
+    """Frames sent one at a time with chosen sequence numbers: 0 1 2 5 3 3 4 of 10 expected."""
+    run = perf.PerfRun(worker, [perf.PerfTask.recv(wire.rx, seq_base=1000, count=10)])
+    try:
+        for seq in (0, 1, 2, 5, 3, 3, 4):
+            pkt = Packet.alloc(pool, 64)
+            view = pkt.view()
+            view[44:52] = (1000 + seq).to_bytes(8, "little")
+            pkt.tx(wire.tx)
+        deadline = time.monotonic() + 2
+        while run.stats()["tasks"][0]["rx_pkts"] < 7 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        st = run.stop()["tasks"][0]
+    assert (st["rx_pkts"], st["unique"], st["dups"], st["reordered"], st["seq_max"]) == (7, 6, 1, 2, 5)
+    assert st["lat_count"] == 7
+
+
+def test_calibrated_dut_forwards_its_capacity_and_drops_the_rest(wire, worker, pool):
+    a, b = wire.ports
+    dut = perf.CalibratedDut(1_000_000, queue=64)
+    t = perf.Tester(worker, pool, a, a, dut=dut, dut_ports=(b, b), pending=wire.pending)
+    cap = dut.exact_capacity(t.tsc_hz())
+    under = t.trial(cap * 0.98, 0.1)
+    assert under.lost == 0 and under.dut["dut_drops"] == 0, under.line()
+    over = t.trial(cap * 2, 0.1)
+    forwarded = over.dut["dut_tx"]
+    assert abs(forwarded - (cap * 0.1 + 64)) <= 0.002 * cap * 0.1 + 64, over.line()
+    assert over.dut["dut_drops"] + forwarded == over.intended and over.received == forwarded
+    assert over.dut["dut_queue_max"] == 64
+
+
+def test_plain_forwarder_moves_everything(wire, worker, pool):
+    a, b = wire.ports
+    gen = perf.PerfTask.gen(a, count=10_000, rate_pps=1_000_000, seq_base=5)
+    run = perf.PerfRun(worker, [gen, perf.PerfTask.dut(b, b), perf.PerfTask.recv(a, seq_base=5, count=10_000)],
+                       pool=pool)
+    try:
+        run.wait_generated(2)
+        time.sleep(0.05)
+    finally:
+        st = run.stop()
+    assert st["tasks"][1]["dut_rx"] == st["tasks"][1]["dut_tx"] == 10_000 and st["tasks"][2]["unique"] == 10_000
+
+
+def test_perf_run_refuses_bad_configurations(wire, worker, pool, eal):
+    main = next(lc["lcore_id"] for lc in eal.lcores() if lc["is_main"])
+    with pytest.raises(ProbeInvalidError, match="launch perf run on lcore"):
+        perf.PerfRun(main, [perf.PerfTask.recv(wire.rx)])
+    with pytest.raises(ProbeInvalidError):  # a cost needs a queue
+        perf.PerfRun(worker, [perf.PerfTask.dut(wire.rx, wire.tx, cost_cycles=100)])
+    with pytest.raises(ProbeInvalidError):  # a generator needs a pool
+        perf.PerfRun(worker, [perf.PerfTask.gen(wire.tx)])
+    with pytest.raises(ProbeInvalidError):  # scheduled arrivals need a GEN task to follow
+        perf.PerfRun(worker, [perf.PerfTask.dut(wire.rx, wire.tx, cost_cycles=100, queue=8, scheduled_by=0)])
+    with pytest.raises(ProbeNotFoundError):
+        perf.PerfRun(worker, [perf.PerfTask(perf.ROLE_RECV, rx_port=999)])
+
+
+def test_testpmd_is_driven_and_leaves_nothing_behind():
+    if perf.testpmd_path() is None:
+        pytest.skip("dpdk-testpmd not found (apt-get install dpdk)")
+    tp = perf.Testpmd(lcores="0@0,1@0", vdevs=["net_null0"], app_args=["--total-num-mbufs=8192"])
+    try:
+        assert os.path.isdir(tp.runtime_dir)
+        tp.cmd("start")
+        time.sleep(0.2)
+        st = tp.port_stats()
+        tp.cmd("stop")
+    finally:
+        problems = tp.close()
+    assert st[0].rx > 0 and not problems
+    assert tp.proc.returncode is not None and not os.path.exists(tp.runtime_dir)

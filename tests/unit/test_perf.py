@@ -1,0 +1,274 @@
+"""Unit tests of harness.perf without DPDK: line rates, frame patterns, the latency histogram's
+buckets and percentiles, trial accounting, testpmd's stats parser, and the NDR/PDR search driven by
+model DUTs whose capacity is known."""
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+
+from harness import perf
+from harness.errors import UsageError
+from harness.profile import SEARCHES
+
+
+# --------------------------------------------------------------------------- line rate and frames
+
+
+@pytest.mark.parametrize("gbps, frames, pps", [
+    (10, 64, 14_880_952.38), (10, 1518, 812_743.82), (1, 64, 1_488_095.24), (25, 64, 37_202_380.95),
+    (40, 64, 59_523_809.52), (100, 64, 148_809_523.81), (100, 1518, 8_127_438.23), (400, 64, 595_238_095.24),
+    (10, 9000, 138_580.93),
+])
+def test_line_rate_counts_preamble_and_gap(gbps, frames, pps):
+    assert perf.line_rate_pps(gbps, frames) == pytest.approx(pps, abs=0.01)
+
+
+def test_line_rate_of_imix_uses_the_mean_frame():
+    mean = (7 * 64 + 4 * 570 + 1518) / 12
+    assert perf.mean_frame_size("imix") == pytest.approx(mean)
+    assert perf.line_rate_pps(10, "imix") == pytest.approx(10e9 / ((mean + 20) * 8))
+    assert perf.bits_per_second(perf.line_rate_pps(10, "imix"), "imix") == pytest.approx(10e9)
+    assert perf.bits_per_second(1e6, 64, on_wire=False) == 512e6
+
+
+@pytest.mark.parametrize("gbps", [0.5, 401, True, "10", math.nan])
+def test_line_rate_refuses_speeds_outside_1_to_400g(gbps):
+    with pytest.raises(UsageError, match="out of range 1..400"):
+        perf.line_rate_pps(gbps, 64)
+
+
+def test_frame_patterns():
+    assert perf.frame_pattern(64) == (64,)
+    assert perf.frame_pattern("1518") == (1518,)
+    assert perf.frame_pattern("IMIX") == perf.IMIX and len(perf.IMIX) == 12
+    assert perf.frame_pattern("jumbo") == (9000,)
+    assert perf.frame_pattern([64, 1518]) == (64, 1518)
+    assert [perf.frames_label(f) for f in (64, "imix", perf.IMIX, "jumbo", (64, 128))] == \
+        ["64B", "imix", "imix", "jumbo", "64+128B"]
+    for bad, msg in [(63, "out of range 64..16000"), (16001, "out of range"), ("mix", "not a size or a pattern"),
+                     ((), "give 1..64 sizes"), ((64,) * 65, "give 1..64 sizes"), (True, "out of range")]:
+        with pytest.raises(UsageError, match=msg):
+            perf.frame_pattern(bad)
+
+
+# --------------------------------------------------------------------------- latency histogram
+
+
+def test_histogram_buckets_cover_every_value_with_bounded_error():
+    rnd = random.Random(7)
+    values = list(range(0, 5000)) + [rnd.getrandbits(rnd.randrange(1, 64)) for _ in range(20000)] + [2**64 - 1]
+    last = -1
+    for v in sorted(values):
+        i = perf.hist_index(v)
+        lo, hi = perf.bucket_range(i)
+        assert lo <= v < hi, (v, i, lo, hi)
+        assert i >= last  # monotonic
+        last = i
+        if v >= 64:
+            assert (hi - lo) / lo <= 1 / 32
+    assert perf.hist_index(2**64 - 1) == perf.HIST_BUCKETS - 1
+    assert perf.hist_index(63) == 63 and perf.hist_index(64) == 64 and perf.hist_index(128) == 96
+
+
+def test_percentiles_by_nearest_rank_clamped_to_what_was_seen():
+    buckets = [0] * perf.HIST_BUCKETS
+    for v in [10] * 50 + [100] * 40 + [1000] * 9 + [100_000]:
+        buckets[perf.hist_index(v)] += 1
+    assert perf.percentile(buckets, 50) == 10
+    assert perf.percentile(buckets, 50.1) == perf.bucket_range(perf.hist_index(100))[1] - 1
+    assert perf.percentile(buckets, 99, hi=100_000) == perf.bucket_range(perf.hist_index(1000))[1] - 1
+    assert perf.percentile(buckets, 100, hi=100_000) == 100_000  # clamped to the exact max
+    assert perf.percentile(buckets, 0.1, lo=10) == 10
+    assert perf.percentile([0] * perf.HIST_BUCKETS, 50) is None
+
+
+def test_latency_summary_in_microseconds():
+    hz = 2_000_000_000
+    buckets = [0] * perf.HIST_BUCKETS
+    cycles = [2000] * 90 + [20000] * 10            # 1 us and 10 us
+    for c in cycles:
+        buckets[perf.hist_index(c)] += 1
+    lat = perf.latency_from(buckets, hz, count=100, lat_min=2000, lat_max=20000, lat_sum=sum(cycles))
+    assert lat.count == 100 and lat.min == 1.0 and lat.max == 10.0 and lat.mean == pytest.approx(1.9)
+    assert lat.p50 == pytest.approx(1.0, rel=1 / 32) and lat.p90 == pytest.approx(1.0, rel=1 / 32)
+    assert lat.p99 == pytest.approx(10.0, rel=1 / 32) and lat.get("p999") == lat.p999 <= lat.max
+    assert "p99.9" in lat.line()
+    assert perf.latency_from(buckets, hz, count=0, lat_min=0, lat_max=0, lat_sum=0) is None
+
+
+# --------------------------------------------------------------------------- trials
+
+
+def trial(rate, *, intended=None, attempted=None, sent=None, received=None, duration=1.0, gen_seconds=None,
+          slack=0.001) -> perf.TrialResult:
+    intended = round(rate * duration) if intended is None else intended
+    attempted = intended if attempted is None else attempted
+    sent = attempted if sent is None else sent
+    return perf.TrialResult(rate=rate, duration=duration, frames="64B", burst=32, intended=intended,
+                            attempted=attempted, sent=sent, unsent=attempted - sent,
+                            received=sent if received is None else received,
+                            gen_seconds=duration if gen_seconds is None else gen_seconds, rate_slack=slack)
+
+
+def test_unsent_and_ungenerated_frames_count_as_loss():
+    t = trial(1000, attempted=990, sent=980, received=975)
+    assert (t.ungenerated, t.unsent, t.lost) == (10, 10, 25)
+    assert t.loss_ratio == 0.025 and not t.passes() and not t.passes(0.03)  # 990 in 1 s: offered short too
+    assert "unsent 10, ungenerated 10" in t.line()
+    t = trial(1000, sent=980, received=975)
+    assert t.lost == 25 and not t.passes() and t.passes(0.03) and not t.passes(0.02)
+
+
+def test_a_lossless_trial_offered_too_slowly_does_not_pass():
+    ok = trial(1000, gen_seconds=1.0009)
+    slow = trial(1000, gen_seconds=1.01)
+    assert ok.passes() and not ok.offered_short
+    assert slow.lost == 0 and slow.offered_short and not slow.passes()
+    assert slow.rate_error == pytest.approx(1 / 1.01 - 1) and "short of intended" in slow.line()
+
+
+# --------------------------------------------------------------------------- search
+
+
+class ModelDut:
+    """A DUT that forwards ``capacity`` pps and holds ``queue`` frames: a trial above capacity loses
+    what the queue cannot absorb; ``noise`` losses strike at random below capacity too."""
+
+    def __init__(self, capacity, *, queue=0, duration=0.1, noise=0.0, seed=1):
+        self.capacity, self.queue, self.duration, self.noise = capacity, queue, duration, noise
+        self.rnd = random.Random(seed)
+        self.rates = []
+
+    def __call__(self, rate):
+        self.rates.append(rate)
+        intended = round(rate * self.duration)
+        can = math.floor(self.capacity * self.duration) + self.queue
+        received = min(intended, can)
+        if self.noise and self.rnd.random() < self.noise:
+            received = max(0, received - 1)
+        return trial(rate, intended=intended, received=received, duration=self.duration)
+
+
+@pytest.mark.parametrize("capacity", [1e3, 123_456, 1e6, 14_880_952])
+@pytest.mark.parametrize("width", [0.01, 0.005])
+def test_ndr_lands_within_the_width_below_the_capacity(capacity, width):
+    dut = ModelDut(capacity)
+    res = perf.search(dut, 37e6, width=width, max_trials=40, min_rate=100)
+    assert capacity * (1 - width) <= res.rate <= capacity
+    assert res.upper is not None and res.upper > capacity and (res.upper - res.rate) <= width * res.upper
+    assert res.best.rate == res.rate and not res.exhausted and not res.bounded_by_max
+    assert len(res.trials) <= 12  # bracketed from the forwarded rate, not bisected down from 37 Mpps
+
+
+def test_a_queue_lets_the_search_overshoot_by_what_it_absorbs():
+    dut = ModelDut(1e6, queue=64, duration=0.1)
+    res = perf.search(dut, 30e6, width=0.01)
+    assert 1e6 * 0.99 <= res.rate <= 1e6 + 64 / 0.1
+
+
+def test_the_upper_bound_passing_ends_the_search():
+    dut = ModelDut(50e6)
+    res = perf.search(dut, 10e6)
+    assert res.rate == 10e6 and res.upper is None and res.bounded_by_max and len(res.trials) == 1
+
+
+def test_nothing_passes_when_even_the_lowest_rate_loses():
+    res = perf.search(ModelDut(0.0), 10e6, min_rate=1e3, max_trials=30)
+    assert res.rate == 0.0 and res.best is None and min(t.rate for t in res.trials) == 1e3
+
+
+def test_pdr_reuses_the_ndr_trials_and_finds_the_higher_rate():
+    class Lossy(ModelDut):
+        def __call__(self, rate):  # loses 0.1 % at any rate above 1 Mpps, everything beyond 2 Mpps
+            self.rates.append(rate)
+            n = round(rate * self.duration)
+            got = n if rate <= 1e6 else (n - math.ceil(n / 1000) if rate <= 2e6 else round(2e6 * self.duration))
+            return trial(rate, intended=n, received=got, duration=self.duration)
+
+    dut = Lossy(0)
+    ndr = perf.search(dut, 10e6, width=0.01)
+    before = len(dut.rates)
+    pdr = perf.search(dut, 10e6, goal_loss=0.005, width=0.01, known=ndr.trials)
+    assert 0.99e6 <= ndr.rate <= 1e6 and 1.98e6 <= pdr.rate <= 2e6 / (1 - 0.005)
+    assert len(dut.rates) - before < len(pdr.trials)  # it started from the NDR's trials
+    assert 10e6 not in dut.rates[before:]              # the upper bound was known to fail
+
+
+def test_progress_sees_every_trial_with_the_bounds():
+    seen = []
+    res = perf.search(ModelDut(1e6), 5e6, progress=lambda t, s: seen.append((t.rate, s)))
+    assert len(seen) == len(res.trials)
+    assert seen[0][1].startswith("FAIL, bounds [-, 5.0000] Mpps")
+    assert any(s.startswith("pass") for _, s in seen)
+
+
+def test_noise_below_capacity_never_yields_a_rate_above_it():
+    for seed in range(20):
+        dut = ModelDut(1e6, noise=0.3, seed=seed)
+        res = perf.search(dut, 8e6, width=0.01, max_trials=30)
+        assert res.rate <= 1e6
+        assert all(not t.passes() for t in res.trials if t.rate > 1e6)
+
+
+def test_max_trials_bounds_the_search():
+    res = perf.search(ModelDut(1e6), 8e6, width=1e-9, max_trials=5)
+    assert len(res.trials) == 5 and res.exhausted
+
+
+def test_search_refuses_a_zero_upper_bound():
+    with pytest.raises(UsageError, match="max_rate 0 must be > 0"):
+        perf.search(ModelDut(1), 0)
+
+
+def test_search_profiles():
+    assert set(perf.SEARCH_PROFILES) == set(SEARCHES)
+    ci, rfc = perf.SEARCH_PROFILES["ci"], perf.SEARCH_PROFILES["rfc2544"]
+    assert ci.trial_s <= 0.1 and rfc.trial_s == 60.0 and rfc.drain_s == 2.0  # RFC 2544 section 26.1
+    assert ci.with_trial(None) is ci and ci.with_trial(0.5).trial_s == 0.5 and ci.with_trial(0.5).width == ci.width
+
+
+def test_median_search_of_repeats():
+    def tp(rate):
+        s = perf.SearchResult(goal_loss=0.0, rate=rate, upper=rate * 1.01, max_rate=1e7, trials=[], best=None)
+        return perf.Throughput(frames="64B", ceiling=trial(0, intended=1), max_rate=1e7, ndr=s)
+    best, rates = perf.median_search([tp(3.0), tp(1.0), tp(2.0)])
+    assert best.rate == 2.0 and rates == [1.0, 2.0, 3.0]
+    assert perf.median_search([tp(3.0), tp(1.0)])[0].rate == 1.0
+
+
+# --------------------------------------------------------------------------- dpdk-testpmd
+
+
+STATS = """
+  ######################## NIC statistics for port 0  ########################
+  RX-packets: 53752224   RX-missed: 3          RX-bytes:  0
+  RX-errors: 0
+  RX-nombuf:  7
+  TX-packets: 53752160   TX-errors: 0          TX-bytes:  0
+
+  Throughput (since last show)
+  Rx-pps:     33227485          Rx-bps:            0
+  Tx-pps:     33227400          Tx-bps:            0
+  ############################################################################
+
+  ######################## NIC statistics for port 1  ########################
+  RX-packets: 5          RX-missed: 0          RX-bytes:  320
+  RX-errors: 1
+  RX-nombuf:  0
+  TX-packets: 4          TX-errors: 2          TX-bytes:  256
+
+  Throughput (since last show)
+  Rx-pps:            0          Rx-bps:            0
+  Tx-pps:            0          Tx-bps:            0
+  ############################################################################
+"""
+
+
+def test_testpmd_port_stats_are_parsed_per_port():
+    st = perf.parse_port_stats(STATS)
+    assert st[0] == perf.PortStats(rx=53752224, tx=53752160, rx_missed=3, rx_nombuf=7, rx_pps=33227485,
+                                   tx_pps=33227400)
+    assert (st[1].rx, st[1].tx, st[1].rx_errors, st[1].tx_errors) == (5, 4, 1, 2)
+    assert perf.parse_port_stats("testpmd> ") == {}
