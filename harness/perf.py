@@ -865,6 +865,8 @@ class Testpmd:
         self.argv = ([stdbuf, "-oL", "-eL"] if stdbuf else []) + eal + ["--", "-i", *app_args]
         self.runtime_dir = os.path.join(RUNTIME_BASE, self.prefix)
         if journal is not None:
+            if not os.path.isdir(RUNTIME_BASE):  # testpmd's EAL creates it: remove it again once empty
+                journal.record("empty_dir", path=RUNTIME_BASE)
             journal.record("dir", path=self.runtime_dir)
         self._buf = ""
         self._cv = threading.Condition()
