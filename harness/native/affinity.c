@@ -25,6 +25,7 @@
 #include <rte_thread.h>
 
 #include "probe.h"
+#include "probe_internal.h"
 
 #define AFF_WORDS PROBE_AFF_CPU_WORDS
 #define AFF_SAMPLE_MASK 63 /* sample sched_getcpu() every 64 turns of a spin loop */
@@ -130,8 +131,7 @@ int probe_lcore_affinity(uint32_t lcore, uint32_t sample_us, struct probe_thread
 
 struct probe_spin {
     uint32_t lcore;
-    uint32_t stop;
-    uint32_t launched;
+    struct probe_job job;
     struct probe_spin_stats stats;
 };
 
@@ -146,7 +146,7 @@ static int spin_loop(void *arg)
     mask_add(st->cpus_seen, st->cpu_first);
     st->samples = 1;
     __atomic_store_n(&st->started, 1, __ATOMIC_RELEASE);
-    while (!__atomic_load_n(&s->stop, __ATOMIC_RELAXED)) {
+    while (!probe_job_stopping(&s->job)) {
         rte_pause();
         st->loops++;
         if ((st->loops & AFF_SAMPLE_MASK) == 0) {
@@ -174,12 +174,11 @@ int probe_spin_start(uint32_t lcore, probe_spin **out)
         return -ENOMEM;
     s->lcore = lcore;
     s->stats.running = 1;
-    int rc = rte_eal_remote_launch(spin_loop, s, lcore);
+    int rc = probe_job_launch(&s->job, spin_loop, s, lcore);
     if (rc < 0) {
         free(s);
         return rc;
     }
-    s->launched = 1;
     /* wait until the loop runs, so the caller's "before" readings come after its start */
     for (int i = 0; i < 1000 && !__atomic_load_n(&s->stats.started, __ATOMIC_ACQUIRE); i++)
         rte_delay_us_sleep(100);
@@ -202,20 +201,14 @@ int probe_spin_stop(probe_spin *s)
 {
     if (s == NULL)
         return -EINVAL;
-    if (!s->launched)
-        return 0;
-    __atomic_store_n(&s->stop, 1, __ATOMIC_RELEASE);
-    int rc = rte_eal_wait_lcore(s->lcore);
-    s->launched = 0;
-    return rc;
+    return probe_job_stop(&s->job);
 }
 
 int probe_spin_free(probe_spin *s)
 {
     if (s == NULL)
         return -EINVAL;
-    if (s->launched)
-        probe_spin_stop(s);
+    probe_job_stop(&s->job);
     free(s);
     return 0;
 }

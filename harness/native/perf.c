@@ -32,6 +32,7 @@
 #include <rte_udp.h>
 
 #include "probe.h"
+#include "probe_internal.h"
 
 #define PERF_MP(p) ((struct rte_mempool *)(void *)(p))
 
@@ -213,8 +214,7 @@ struct probe_perf {
     struct gen_state gen[PROBE_PERF_MAX_TASKS];
     struct recv_state recv[PROBE_PERF_MAX_TASKS];
     struct dut_state dut[PROBE_PERF_MAX_TASKS];
-    uint32_t stop;
-    uint32_t launched;
+    struct probe_job job;
 };
 
 /* ---------------------------------------------------------------- GEN */
@@ -521,7 +521,7 @@ static void perf_fwd_loop(struct probe_perf *r)
     const uint16_t burst = c->burst;
     const uint32_t nt = c->n_tasks;
     uint64_t loops = 0;
-    while (!__atomic_load_n(&r->stop, __ATOMIC_RELAXED)) {
+    while (!probe_job_stopping(&r->job)) {
         for (uint32_t i = 0; i < nt; i++) {
             const struct probe_perf_task *t = &c->tasks[i];
             uint16_t n = rte_eth_rx_burst(t->rx_port, t->rx_queue, bufs, burst);
@@ -567,7 +567,7 @@ static int perf_loop(void *arg)
         plain &= c->tasks[i].role == PROBE_PERF_DUT && r->dut[i].q == NULL && c->tasks[i].cost_cycles == 0;
     if (plain)
         perf_fwd_loop(r);
-    while (!plain && !__atomic_load_n(&r->stop, __ATOMIC_RELAXED)) {
+    while (!plain && !probe_job_stopping(&r->job)) {
         uint32_t gen_done = 0;
         uint64_t now = rte_rdtsc();
         if (unlikely(now - prev > gap)) {
@@ -708,12 +708,11 @@ int probe_perf_start(const struct probe_perf_conf *conf, probe_perf **out)
     r->stats.tsc_hz = conf->tsc_hz ? conf->tsc_hz : rte_get_tsc_hz();
     r->stats.n_tasks = conf->n_tasks;
     r->stats.running = 1;
-    rc = rte_eal_remote_launch(perf_loop, r, conf->lcore);
+    rc = probe_job_launch(&r->job, perf_loop, r, conf->lcore);
     if (rc < 0) {
         perf_release(r);
         return rc;
     }
-    r->launched = 1;
     *out = r;
     return 0;
 }
@@ -743,33 +742,21 @@ int probe_perf_wait(probe_perf *r, uint32_t timeout_ms)
 {
     if (r == NULL)
         return -EINVAL;
-    for (uint32_t waited = 0;; waited++) {
-        if (__atomic_load_n(&r->stats.gen_done, __ATOMIC_ACQUIRE))
-            return 1;
-        if (waited >= timeout_ms)
-            return 0;
-        rte_delay_us_sleep(1000);
-    }
+    return probe_wait_flag(&r->stats.gen_done, timeout_ms);
 }
 
 int probe_perf_stop(probe_perf *r)
 {
     if (r == NULL)
         return -EINVAL;
-    if (!r->launched)
-        return 0;
-    __atomic_store_n(&r->stop, 1, __ATOMIC_RELEASE);
-    int rc = rte_eal_wait_lcore(r->conf.lcore);
-    r->launched = 0;
-    return rc;
+    return probe_job_stop(&r->job);
 }
 
 int probe_perf_free(probe_perf *r)
 {
     if (r == NULL)
         return -EINVAL;
-    if (r->launched)
-        probe_perf_stop(r);
+    probe_job_stop(&r->job);
     perf_release(r);
     return 0;
 }

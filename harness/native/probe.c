@@ -694,13 +694,44 @@ static inline int frame_intact(const uint8_t *p, uint32_t len)
     return memcmp(want, p, FRAME_MIN) == 0;
 }
 
+/* ---------------------------------------------------------------- loops on worker lcores */
+
+int probe_job_launch(struct probe_job *job, int (*fn)(void *), void *arg, uint32_t lcore)
+{
+    job->lcore = lcore;
+    job->stop = 0;
+    int rc = rte_eal_remote_launch(fn, arg, lcore);
+    job->launched = rc == 0;
+    return rc;
+}
+
+int probe_job_stop(struct probe_job *job)
+{
+    if (!job->launched)
+        return 0;
+    __atomic_store_n(&job->stop, 1, __ATOMIC_RELEASE);
+    int rc = rte_eal_wait_lcore(job->lcore);
+    job->launched = 0;
+    return rc;
+}
+
+int probe_wait_flag(const uint32_t *flag, uint32_t timeout_ms)
+{
+    for (uint32_t waited = 0;; waited++) {
+        if (__atomic_load_n(flag, __ATOMIC_ACQUIRE))
+            return 1;
+        if (waited >= timeout_ms)
+            return 0;
+        rte_delay_us_sleep(1000);
+    }
+}
+
 /* ---------------------------------------------------------------- runs */
 
 struct probe_run {
     struct probe_run_conf conf;
     struct probe_run_stats stats;
-    uint32_t stop;
-    uint32_t launched;
+    struct probe_job job;
 };
 
 static inline int frame_intact(const uint8_t *p, uint32_t len);
@@ -870,7 +901,7 @@ static int run_loop(void *arg)
     struct rte_mempool *mp = c->pool ? AS_MP(c->pool) : NULL;
     if (mp)
         st->pool_min_avail = rte_mempool_avail_count(mp);
-    while (!__atomic_load_n(&r->stop, __ATOMIC_RELAXED)) {
+    while (!probe_job_stopping(&r->job)) {
         uint32_t gen_done = 0;
         for (uint32_t i = 0; i < c->n_tasks; i++) {
             const struct probe_task *t = &c->tasks[i];
@@ -934,12 +965,11 @@ int probe_run_start(const struct probe_run_conf *conf, probe_run **out)
     r->conf = *conf;
     r->stats.n_tasks = conf->n_tasks;
     r->stats.running = 1;
-    int rc = rte_eal_remote_launch(run_loop, r, conf->lcore);
+    int rc = probe_job_launch(&r->job, run_loop, r, conf->lcore);
     if (rc < 0) {
         free(r);
         return rc;
     }
-    r->launched = 1;
     *out = r;
     return 0;
 }
@@ -959,33 +989,21 @@ int probe_run_wait(probe_run *r, uint32_t timeout_ms)
 {
     if (r == NULL)
         return -EINVAL;
-    for (uint32_t waited = 0;; waited++) {
-        if (__atomic_load_n(&r->stats.gen_done, __ATOMIC_ACQUIRE))
-            return 1;
-        if (waited >= timeout_ms)
-            return 0;
-        rte_delay_us_sleep(1000);
-    }
+    return probe_wait_flag(&r->stats.gen_done, timeout_ms);
 }
 
 int probe_run_stop(probe_run *r)
 {
     if (r == NULL)
         return -EINVAL;
-    if (!r->launched)
-        return 0;
-    __atomic_store_n(&r->stop, 1, __ATOMIC_RELEASE);
-    int rc = rte_eal_wait_lcore(r->conf.lcore);
-    r->launched = 0;
-    return rc;
+    return probe_job_stop(&r->job);
 }
 
 int probe_run_free(probe_run *r)
 {
     if (r == NULL)
         return -EINVAL;
-    if (r->launched)
-        probe_run_stop(r);
+    probe_job_stop(&r->job);
     free(r);
     return 0;
 }

@@ -264,8 +264,7 @@ static inline int rss_parse(const uint8_t *p, uint32_t len, struct probe_rss_pkt
 struct probe_rss_capture {
     struct probe_rss_capture_conf conf;
     struct probe_rss_capture_stats stats;
-    uint32_t stop;
-    uint32_t launched;
+    struct probe_job job;
 };
 
 static void capture_tx(struct probe_rss_capture *c, uint64_t *seq)
@@ -333,7 +332,7 @@ static int capture_loop(void *arg)
     st->tsc_start = st->tsc_last = rte_rdtsc();
     if (cf->tx_count == 0)
         __atomic_store_n(&st->tx_done, 1, __ATOMIC_RELEASE);
-    while (!__atomic_load_n(&c->stop, __ATOMIC_RELAXED)) {
+    while (!probe_job_stopping(&c->job)) {
         if (!st->tx_done) {
             capture_tx(c, &seq);
             if (st->tx_pkts + st->tx_unsent >= cf->tx_count)
@@ -377,12 +376,11 @@ int probe_rss_capture_start(const struct probe_rss_capture_conf *conf, probe_rss
         return -ENOMEM;
     c->conf = *conf;
     c->stats.running = 1;
-    int rc = rte_eal_remote_launch(capture_loop, c, conf->lcore);
+    int rc = probe_job_launch(&c->job, capture_loop, c, conf->lcore);
     if (rc < 0) {
         free(c);
         return rc;
     }
-    c->launched = 1;
     *out = c;
     return 0;
 }
@@ -402,20 +400,14 @@ int probe_rss_capture_stop(probe_rss_capture *c)
 {
     if (c == NULL)
         return -EINVAL;
-    if (!c->launched)
-        return 0;
-    __atomic_store_n(&c->stop, 1, __ATOMIC_RELEASE);
-    int rc = rte_eal_wait_lcore(c->conf.lcore);
-    c->launched = 0;
-    return rc;
+    return probe_job_stop(&c->job);
 }
 
 int probe_rss_capture_free(probe_rss_capture *c)
 {
     if (c == NULL)
         return -EINVAL;
-    if (c->launched)
-        probe_rss_capture_stop(c);
+    probe_job_stop(&c->job);
     free(c);
     return 0;
 }
