@@ -17,21 +17,30 @@ CALIBRATED_QUEUE = 64
 
 
 def test_generator_offers_the_intended_rate(dut_path, worker, pool, profile, search_profile, measure):
-    """Steps: measure the generator's ceiling (unpaced, through the DUT path), then offer 1 %, 10 %, 50 %,
-    90 % and 100 % of it for one trial each; the offered rate is frames handed to tx over the time the
+    """Steps: measure the generator's ceiling (unpaced, through the DUT path; the lowest of
+    measure.repeats trials), then offer 1 %, 10 %, 50 %,
+    90 % and 100 % of it, measure.repeats trials each; the offered rate is frames handed to tx over the time the
     generator took, on CLOCK_MONOTONIC_RAW (not the TSC it paces by: that is what is checked).
-    Verify: |offered / intended - 1| <= 0.5 % up to 90 % of the ceiling; at 100 % the error is recorded
-    (the generator is then at its own limit)."""
+    Verify: the median of measure.repeats trials has |offered / intended - 1| <= 0.5 % up to 90 % of the
+    ceiling; at 100 % the error is recorded (the generator is then at its own limit)."""
     tester = dut_path.tester(worker, pool, burst=profile.queues.burst, flows=profile.rss.flows, frames=64,
                              drain_s=search_profile.drain_s)
-    ceiling = tester.ceiling(max(search_profile.trial_s, 0.1))
+    # the lowest of measure.repeats unpaced trials as long as the paced ones: on a shared host one short
+    # trial can overshoot what the generator sustains, and "90 % of it" would then be beyond its reach
+    ceiling = min((tester.ceiling(max(search_profile.trial_s, 0.2)) for _ in range(profile.measure.repeats)),
+                  key=lambda c: c.offered_pps)
     errors = {}
     for f in RATE_FRACTIONS:
-        t = tester.trial(ceiling.offered_pps * f, max(search_profile.trial_s, 0.1))
+        # the median of measure.repeats trials: one vCPU stall (steal time on a shared host) costs a short
+        # trial more than the whole tolerance, and is the host's, not the generator's
+        trials = sorted((tester.trial(ceiling.offered_pps * f, max(search_profile.trial_s, 0.2))
+                         for _ in range(profile.measure.repeats)), key=lambda t: abs(t.rate_error))
+        t = trials[len(trials) // 2]
         errors[f] = t
         measure(f"generator_rate_error_{f:.0%}", t.rate_error, unit="ratio",
                 target=RATE_ERROR_MAX if f <= 0.9 else None, op="<=", intended=f"{t.rate:.0f}",
-                offered=f"{t.offered_pps:.0f}", ceiling=f"{ceiling.offered_pps:.0f}", tsc_hz=tester.tsc_hz())
+                offered=f"{t.offered_pps:.0f}", ceiling=f"{ceiling.offered_pps:.0f}", tsc_hz=tester.tsc_hz(),
+                trials=len(trials), worst=f"{trials[-1].rate_error:+.4%}")
     bad = [f"{f:.0%} of the ceiling: intended {t.rate:,.0f} pps, offered {t.offered_pps:,.0f} ({t.rate_error:+.3%})"
            for f, t in errors.items() if f <= 0.9 and abs(t.rate_error) > RATE_ERROR_MAX]
     assert not bad, (
