@@ -380,6 +380,12 @@ class TrialResult:
         """The generator handed everything over, but too slowly: the load was not the one intended."""
         return self.rate > 0 and self.offered_pps < self.rate * (1 - self.rate_slack)
 
+    @property
+    def tester_stalled(self) -> bool:
+        """The trial's only shortfall is the tester's own: its lcore was not running for a while (gaps)
+        and every frame it did hand over arrived. Says nothing about the DUT: such a trial is repeated."""
+        return self.gaps > 0 and self.ungenerated > 0 and self.received >= self.attempted
+
     def passes(self, goal_loss: float = 0.0) -> bool:
         lossless = self.lost == 0 if goal_loss <= 0 else self.loss_ratio <= goal_loss
         return lossless and not self.offered_short
@@ -578,6 +584,7 @@ class SearchResult:
     trials: list[TrialResult]
     best: TrialResult | None            # the trial at ``rate``
     exhausted: bool = False             # max_trials ran out before the width was reached
+    repeated: list[TrialResult] = field(default_factory=list)  # trials set aside: the tester stalled
 
     @property
     def bounded_by_max(self) -> bool:
@@ -587,6 +594,9 @@ class SearchResult:
     @property
     def width(self) -> float:
         return (self.upper - self.rate) / self.upper if self.upper else 0.0
+
+
+TESTER_STALL_REPEATS = 3  # per search: trials repeated because the tester's own lcore stalled
 
 
 def search(trial: Callable[[float], TrialResult], max_rate: float, *, goal_loss: float = 0.0,
@@ -616,9 +626,16 @@ def search(trial: Callable[[float], TrialResult], max_rate: float, *, goal_loss:
         hi = f"{hi_r.rate / 1e6:.4f}" if hi_r else "-"
         return f"[{lo}, {hi}] Mpps"
 
+    repeated: list[TrialResult] = []
+
     def run(rate: float) -> TrialResult:
         nonlocal lo_r, hi_r, ran
         r = trial(rate)
+        while not r.passes(goal_loss) and r.tester_stalled and len(repeated) < TESTER_STALL_REPEATS:
+            repeated.append(r)           # RFC 2544 practice: a trial the tester spoiled is run again
+            if progress is not None:
+                progress(r, f"tester stalled ({r.gaps} gaps, up to {r.gap_max_s * 1e3:.1f} ms): repeating")
+            r = trial(rate)
         ran += 1
         results.append(r)
         if r.passes(goal_loss):
@@ -663,7 +680,7 @@ def search(trial: Callable[[float], TrialResult], max_rate: float, *, goal_loss:
     return SearchResult(goal_loss=goal_loss, rate=lo_r.rate if lo_r else 0.0, upper=hi_r.rate if hi_r else None,
                         max_rate=max_rate, trials=results, best=lo_r,
                         exhausted=ran >= max_trials and hi_r is not None and
-                        (lo_r is None or hi_r.rate - lo_r.rate > width * hi_r.rate))
+                        (lo_r is None or hi_r.rate - lo_r.rate > width * hi_r.rate), repeated=repeated)
 
 
 @dataclass

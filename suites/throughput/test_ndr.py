@@ -33,6 +33,7 @@ def test_zero_loss_rate_meets_target(find_throughput, pps_target, profile, dut_p
     extra = dict(min=f"{rates[0]:.0f}", max=f"{rates[-1]:.0f}", burst=profile.queues.burst,
                  search=search_profile.name, trial_s=search_profile.trial_s, repeats=len(results),
                  trials=sum(r.trials for r in results), dut=dut_path.mode,
+                 repeated_for_tester_stalls=sum(len(r.ndr.repeated) for r in results),
                  tester_ceiling=f"{ceiling.offered_pps:.0f}", max_rate=f"{results[0].max_rate:.0f}")
     if trial is not None:
         extra.update(intended=trial.intended, offered=f"{trial.offered_pps:.0f}",

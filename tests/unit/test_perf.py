@@ -272,3 +272,29 @@ def test_testpmd_port_stats_are_parsed_per_port():
                                    tx_pps=33227400)
     assert (st[1].rx, st[1].tx, st[1].rx_errors, st[1].tx_errors) == (5, 4, 1, 2)
     assert perf.parse_port_stats("testpmd> ") == {}
+
+
+def test_search_repeats_a_trial_the_tester_stalled_and_reports_it():
+    """A failing trial whose only shortfall is frames the stalled tester never generated is run again;
+    a failing trial with DUT loss, or a shortfall without a stall, still counts."""
+    from harness.perf import TrialResult, search
+    cap, calls = 1_000_000.0, []
+
+    def trial(rate):
+        calls.append(rate)
+        n = int(rate * 0.1)
+        if len(calls) == 2:  # the second trial: the tester's lcore stalled, 1 % of frames never generated
+            return TrialResult(rate=rate, duration=0.1, frames="64", burst=32, intended=n, attempted=n - n // 100,
+                               sent=n - n // 100, received=n - n // 100, gen_seconds=0.1, gaps=1, gap_max_s=0.002)
+        got = n if rate <= cap else int(cap * 0.1)
+        return TrialResult(rate=rate, duration=0.1, frames="64", burst=32, intended=n, attempted=n, sent=n,
+                           received=got, gen_seconds=0.1)
+
+    res = search(trial, 2 * cap, width=0.01)
+    assert len(res.repeated) == 1 and res.repeated[0].tester_stalled
+    assert cap * 0.99 <= res.rate <= cap
+    dut_loss = TrialResult(rate=1.0, duration=0.1, frames="64", burst=32, intended=100, attempted=99, sent=99,
+                           received=98, gen_seconds=0.1, gaps=1)
+    no_stall = TrialResult(rate=1.0, duration=0.1, frames="64", burst=32, intended=100, attempted=99, sent=99,
+                           received=99, gen_seconds=0.1, gaps=0)
+    assert not dut_loss.tester_stalled and not no_stall.tester_stalled
