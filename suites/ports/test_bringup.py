@@ -8,15 +8,19 @@ INTEGRITY_FRAMES = 100_000
 
 def test_ports_start_as_configured(ports, profile, measure):
     """Steps: configure every port under test with the profile's queues, descriptors and pool; start it.
-    Verify: each port reports link up and holds the queue counts the profile asked for."""
+    Verify: each port reports link up and holds the rx and tx queue counts the profile asks for (a device
+    with fewer queues cannot run the deployment as configured)."""
     for port in ports.ports:
         info, link = port.info(), port.link(wait_ms=int(profile.ports.link_timeout_s * 1000))
         assert link["up"], (
             f"port {info['name']} ({info['driver']}): link down after {profile.ports.link_timeout_s} s; "
             "check the cable / loopback, or raise ports.link_timeout_s")
-        want_rx = min(profile.queues.rx, info["max_rx_queues"])
-        assert info["nb_rx_queues"] == want_rx, (
-            f"port {info['name']}: {info['nb_rx_queues']} rx queues configured, profile asks for {want_rx}")
+        for kind, want, have, most in (("rx", profile.queues.rx, info["nb_rx_queues"], info["max_rx_queues"]),
+                                       ("tx", profile.queues.tx, info["nb_tx_queues"], info["max_tx_queues"])):
+            assert have == want, (
+                f"port {info['name']} ({info['driver']}): {have} {kind} queue(s) configured, the profile asks for "
+                f"{want} (queues.{kind}) and the device offers at most {most}; lower queues.{kind} to {most} "
+                "or use a device with more queues")
         measure(f"{info['name']}.link_speed", link["speed_mbps"], unit="Mbps")
 
 
