@@ -70,3 +70,13 @@ def test_thresholds_dpdk_rejects_stop_the_run_before_traffic(tmp_path):
     assert run.returncode == 4, run.output
     assert "queues.tx_rs_thresh: DPDK requires tx_rs_thresh <= tx_free_thresh" in run.output
     assert not run.verdicts  # nothing ran
+
+
+def test_pool_outside_hugepages_fails_both_placement_checks(tmp_path):
+    prof = mutated_profile(tmp_path, "nohuge", eal__hugepages=False)
+    run = run_suite(tmp_path, SUITE, "-k", "hugepage_backed", profile=prof)
+    assert run.outcome("test_pool_is_hugepage_backed") == "failed", run.output
+    assert "not hugepages (eal.hugepages = false); set eal.hugepages = true" in run.message("test_pool_is_hugepage_backed")
+    zc = run_suite(tmp_path, "suites/zero_copy", "-k", "hugepages_with_valid_iova", profile=prof)
+    assert zc.outcome("test_buffers_in_hugepages_with_valid_iova") == "failed", zc.output
+    assert "not hugepages: set eal.hugepages = true" in zc.message("test_buffers_in_hugepages_with_valid_iova")
