@@ -1,4 +1,4 @@
-"""Baselines across real runs: save one run, compare others; and the in-run check the plugin would do.
+"""Baselines across real runs: save one run, compare others; and the in-run check (``--baseline``).
 
 The runs here record figures through ``measure`` only, so none of them boots EAL.
 """
@@ -26,51 +26,18 @@ def test_counts(measure):
     measure("frames_sent", float(os.environ.get("DH_SENT", "1000")), unit="frames")
 """
 
-# What the proposed plugin change does (``--baseline PATH`` in harness/plugin.py), here as a conftest
-# so that it runs against the plugin as it is: the baseline comes from DH_BASELINE instead of the option.
-IN_RUN_CONFTEST = """
-import os
-import pathlib
-import pytest
-from harness import report
-from harness.stash import SESSION_KEY
-
-def pytest_configure(config):
-    if os.environ.get("DH_BASELINE"):
-        config.stash[report.baseline.BASELINE_KEY] = report.baseline.load_check(os.environ["DH_BASELINE"], 0.05)
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item, call):
-    rep = yield
-    check = item.config.stash.get(report.baseline.BASELINE_KEY, None)
-    if check is not None:
-        report.baseline.judge_test(item, rep, check, item.config.stash[SESSION_KEY])
-    return rep
-
-def pytest_terminal_summary(terminalreporter, exitstatus, config):
-    check = config.stash.get(report.baseline.BASELINE_KEY, None)
-    sess = config.stash[SESSION_KEY]
-    res = report.write_reports(pathlib.Path("out_hook"), sess, {}, int(exitstatus), {},
-                               stats=terminalreporter.stats, junit_path=config.option.xmlpath, baseline=check)
-    text = report.baseline.terminal_text(res)
-    if text:
-        terminalreporter.section(f"dpdk-harness: against baseline {check.name}")
-        terminalreporter.write_line(text)
-"""
-
-
 def _harness(*args, cwd):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])]))
     return subprocess.run([sys.executable, "-m", "harness", *map(str, args)], capture_output=True, text=True,
                           env=env, cwd=cwd, timeout=60)
 
 
-def _run(child, out, monkeypatch, **env):
+def _run(child, out, monkeypatch, *args, **env):
     for key in ("DH_PPS", "DH_LOSS", "DH_SENT"):
         monkeypatch.delenv(key, raising=False)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    result = child.run("--report-dir", out)
+    result = child.run("--report-dir", out, *args)
     child.no_traceback(result)
     return result
 
@@ -106,14 +73,13 @@ def test_in_run_baseline_check_fails_the_regressed_check(child, pytester, monkey
     assert _run(child, "run1", monkeypatch).ret == 0
     assert _harness("baseline", "save", "run1/results.json", "--name", "hostA", cwd=pytester.path).returncode == 0
 
-    pytester.makeconftest(IN_RUN_CONFTEST)
-    monkeypatch.setenv("DH_BASELINE", str(pytester.path / "baselines" / "hostA.json"))
-    result = _run(child, "run2", monkeypatch, DH_PPS="9e5")
+    result = _run(child, "run2", monkeypatch, "--baseline", pytester.path / "baselines" / "hostA.json", DH_PPS="9e5")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines([
         "*baseline regression against hostA (tolerance 5.0%): rx_pps_64B = 900,000 pps, baseline 1,000,000 "
         "(-10.0%, higher is better)*",
-        "*dpdk-harness: against baseline hostA*",
+        "*dpdk-harness: against baseline*",
+        "baseline hostA (saved *); tolerance 5.0%",
         "test_rate*rx_pps_64B*1,000,000*900,000*pps*-10.0%*higher is better*REGRESSION*",
     ])
 
@@ -125,11 +91,11 @@ def test_in_run_baseline_check_fails_the_regressed_check(child, pytester, monkey
     assert props["rx_pps_64B.baseline"] == "1e+06" and props["rx_pps_64B.baseline_change"] == "-10.0%"
     assert cases["test_counts"].find("failure") is None
 
-    # the report the proposed terminal-summary call writes: verdicts from pytest's reports, the comparison
-    res = json.loads((pytester.path / "out_hook" / "results.json").read_text())
+    # the reports: verdicts from pytest's reports, and the comparison
+    res = json.loads((pytester.path / "run2" / "results.json").read_text())
     assert res["tests_source"] == "pytest"
     assert {t["nodeid"]: t["outcome"] for t in res["tests"]} == {
         "test_figures.py::test_rate": "failed", "test_figures.py::test_counts": "passed"}
     assert res["baseline"]["baseline"] == "hostA" and res["baseline"]["regressions"] == 1
-    page = (pytester.path / "out_hook" / "report.html").read_text()
+    page = (pytester.path / "run2" / "report.html").read_text()
     assert "Baseline comparison" in page and "regression(s) against baseline hostA" in page
