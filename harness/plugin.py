@@ -31,23 +31,23 @@ def pytest_addoption(parser):
     g.addoption("--nic", action="append", default=[], metavar="PCI",
                 help="PCI address of a NIC to qualify (repeat for a port pair); it is bound to vfio-pci "
                      "for the run and given back at exit. Refused if its netdev has addresses or routes.")
-    g.addoption("--vdev", metavar="TOPOLOGY", default=None,
+    g.addoption("--dpdk-vdev", "--vdev", dest="vdev", metavar="TOPOLOGY", default=None,
                 help="virtual-device topology when no --nic: null_pair, ring_wire, tap, af_packet, pcap "
                      "(default: the profile's ports.topology)")
-    g.addoption("--profile", metavar="PATH", default=None,
-                help="deployment profile (TOML); default profiles/vdev.toml")
-    g.addoption("--report-dir", metavar="DIR", default=None,
+    g.addoption("--dpdk-profile", dest="profile", metavar="PATH", default=None,
+                help="deployment profile (TOML); default profiles/vdev.toml (no --profile spelling: pytest-profiling owns it)")
+    g.addoption("--dpdk-report-dir", "--report-dir", dest="report_dir", metavar="DIR", default=None,
                 help="where junit.xml, results.json and summary.md go (default: <rootdir>/reports)")
-    g.addoption("--lcores", metavar="LIST", default=None,
+    g.addoption("--dpdk-lcores", "--lcores", dest="lcores", metavar="LIST", default=None,
                 help="override eal.lcores, e.g. 0-1 or 0@0,1@1")
-    g.addoption("--baseline", metavar="PATH", default=None,
+    g.addoption("--dpdk-baseline", "--baseline", dest="baseline", metavar="PATH", default=None,
                 help="judge each figure against a baseline (python -m harness baseline save ...): a figure worse "
                      "than the baseline by more than --baseline-tolerance fails its check")
-    g.addoption("--baseline-tolerance", metavar="FRACTION", type=float, default=0.05,
+    g.addoption("--dpdk-baseline-tolerance", "--baseline-tolerance", dest="baseline_tolerance", metavar="FRACTION", type=float, default=0.05,
                 help="relative change a figure may show in its worse direction (default 0.05)")
-    g.addoption("--baseline-action", choices=("fail", "report"), default="fail",
+    g.addoption("--dpdk-baseline-action", "--baseline-action", dest="baseline_action", choices=("fail", "report"), default="fail",
                 help="fail (default): a regressed figure fails its check; report: only listed in the reports")
-    g.addoption("--probe-fault", metavar="FAULT", default=None, choices=sorted(probe_faults()),
+    g.addoption("--dpdk-probe-fault", "--probe-fault", dest="probe_fault", metavar="FAULT", default=None, choices=sorted(probe_faults()),
                 help="make the probe misbehave on purpose, to show a check fails "
                      f"(mutation tests): {', '.join(sorted(probe_faults()))}")
 

@@ -78,7 +78,7 @@ MBUF_OVERHEAD = 128 + 64   # struct rte_mbuf + mempool object header, per mbuf (
 MEMPOOL_CACHE_MAX = 512    # RTE_MEMPOOL_CACHE_MAX_SIZE
 ETHER_OVERHEAD = 18        # Ethernet header (14) + CRC (4): largest frame = mtu + 18
 
-_PROFILE_FIX = "pass --profile with the path of a TOML profile (see profiles/)"
+_PROFILE_FIX = "pass --dpdk-profile with the path of a TOML profile (see profiles/)"
 
 
 # --------------------------------------------------------------------------- records
@@ -1053,7 +1053,7 @@ def default_profile_path() -> pathlib.Path:
     if p.is_file():
         return p
     raise ProfileError(str(p), None, "no default profile found",
-                       "pass --profile with the path of a TOML profile, or set DPDK_HARNESS_PROFILE")
+                       "pass --dpdk-profile with the path of a TOML profile, or set DPDK_HARNESS_PROFILE")
 
 
 def check_host(profile: Profile, cpus: Iterable[int], key: str = "eal.lcores") -> None:

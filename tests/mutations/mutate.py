@@ -81,7 +81,7 @@ class SuiteRun:
 def run_suite(tmp_path: pathlib.Path, suite: str, *args: str, profile: pathlib.Path | None = None) -> SuiteRun:
     report = tmp_path / f"reports-{len(list(tmp_path.glob('reports-*')))}"
     cmd = [sys.executable, "-m", "pytest", str(REPO / suite), "-p", "no:cacheprovider", "-q",
-           "--report-dir", str(report), "--profile", str(profile or VDEV), *args]
+           "--report-dir", str(report), "--dpdk-profile", str(profile or VDEV), *args]
     res = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300,
                          env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
     run = SuiteRun(res.returncode, res.stdout + res.stderr)

@@ -3,7 +3,7 @@
 Every test here runs pytest in a subprocess (``pytester.runpytest_subprocess``) against a small
 test file written into ``pytester.path``. The fixtures below
 
-* ``child``: runs the child with ``-p no:cacheprovider`` and an explicit ``--profile``, and
+* ``child``: runs the child with ``-p no:cacheprovider`` and an explicit ``--dpdk-profile``, and
   checks the "bad input" contract (exit code 4, one ``ERROR: ...`` line, no traceback);
 * ``host_guard``: a snapshot of everything the harness may change on the host (hugepage pools,
   hugetlbfs mounts, its state directory, EAL runtime directories, network namespaces), so a
@@ -64,14 +64,14 @@ class Child:
         self.pytester = pytester
 
     def run(self, *args, profile: Path | str | None = VDEV_PROFILE):
-        """``pytest -p no:cacheprovider --profile=<profile> *args`` through ``runpytest_subprocess``."""
-        extra = [f"--profile={profile}"] if profile is not None else []
+        """``pytest -p no:cacheprovider --dpdk-profile=<profile> *args`` through ``runpytest_subprocess``."""
+        extra = [f"--dpdk-profile={profile}"] if profile is not None else []
         return self.pytester.runpytest_subprocess("-p", "no:cacheprovider", *extra, *map(str, args),
                                                   timeout=CHILD_TIMEOUT_S)
 
     def run_under(self, prefix: list[str], *args, profile: Path | str | None = VDEV_PROFILE):
         """The same run, with the interpreter started through ``prefix`` (e.g. ``setpriv ...``)."""
-        extra = [f"--profile={profile}"] if profile is not None else []
+        extra = [f"--dpdk-profile={profile}"] if profile is not None else []
         return self.pytester.run(*prefix, sys.executable, "-m", "pytest", "-p", "no:cacheprovider",
                                  f"--basetemp={self.pytester.path / 'basetemp'}", *extra, *map(str, args),
                                  timeout=CHILD_TIMEOUT_S)

@@ -23,7 +23,7 @@ def test_help_lists_the_harness_options(child):
         "dpdk-harness: the deployment under test:",
         "*--nic=PCI*",
         "*--vdev=TOPOLOGY*",
-        "*--profile=PATH*",
+        "*--dpdk-profile=PATH*",
         "*--report-dir=DIR*",
         "*--lcores=LIST*",
     ])
@@ -68,7 +68,7 @@ def _active_interface() -> tuple[str, list[str]] | None:
 def _malformed_toml(child, fake_host):
     path = child.pytester.path / "broken.toml"
     path.write_text('name = "broken"\n[eal\nlcores = "0-1"\n')
-    return [f"--profile={path}"], [str(path), "not valid TOML", "line 2"]
+    return [f"--dpdk-profile={path}"], [str(path), "not valid TOML", "line 2"]
 
 
 def _unknown_key(child, fake_host):
@@ -76,12 +76,12 @@ def _unknown_key(child, fake_host):
     text = child.VDEV_PROFILE.read_text().replace("rx_desc = 1024", "rx_dsec = 1024", 1)
     assert "rx_dsec" in text
     path.write_text(text)
-    return [f"--profile={path}"], [str(path), "queues.rx_dsec", "unknown key", "rx_desc"]
+    return [f"--dpdk-profile={path}"], [str(path), "queues.rx_dsec", "unknown key", "rx_desc"]
 
 
 def _missing_profile(child, fake_host):
     path = child.pytester.path / "nowhere" / "absent.toml"
-    return [f"--profile={path}"], [str(path), "no such profile file", "--profile"]
+    return [f"--dpdk-profile={path}"], [str(path), "no such profile file", "--dpdk-profile"]
 
 
 def _malformed_nic(child, fake_host):
@@ -145,7 +145,7 @@ def test_bad_input_is_a_one_line_usage_error(child, pytester, monkeypatch, fake_
     if "--nic" in args:
         # never let a --nic run see the real /sys: every address here is looked up in a fabricated tree
         monkeypatch.setenv("DPDK_HARNESS_SYS_ROOT", str(fake_host.sys_root))
-    profile = None if any(a.startswith("--profile=") for a in args) else child.VDEV_PROFILE
+    profile = None if any(a.startswith("--dpdk-profile=") for a in args) else child.VDEV_PROFILE
     result = child.run(*args, profile=profile)
     child.usage_error(result, *needles)
     assert "collected" not in result.stdout.str(), "the run went on to collect tests"

@@ -131,7 +131,7 @@ def test_an_interrupted_run_still_writes_every_report(child, pytester, host_guar
     written there, marked partial, and the check that was running is an interrupted error."""
     pytester.makepyfile(test_slow=SLOW)
     out = pytester.path / "out"
-    proc = subprocess.Popen([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", f"--profile={child.VDEV_PROFILE}",
+    proc = subprocess.Popen([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", f"--dpdk-profile={child.VDEV_PROFILE}",
                              "--report-dir", str(out), "test_slow.py"],
                             cwd=pytester.path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 90

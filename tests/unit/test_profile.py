@@ -134,12 +134,12 @@ def test_missing_file(tmp_path):
     with pytest.raises(ProfileError) as info:
         load_profile(path)
     assert str(info.value) == (
-        f"{path}: no such profile file; pass --profile with the path of a TOML profile (see profiles/)"
+        f"{path}: no such profile file; pass --dpdk-profile with the path of a TOML profile (see profiles/)"
     )
 
 
 def test_directory_is_not_a_profile(tmp_path):
-    with pytest.raises(ProfileError, match="is a directory.*pass --profile"):
+    with pytest.raises(ProfileError, match="is a directory.*pass --dpdk-profile"):
         load_profile(tmp_path)
 
 
