@@ -115,14 +115,13 @@ def child(pair: str, seconds: float, burst: int, lcores: str) -> dict:
 # ---------------------------------------------------------------- dpdk-testpmd
 
 def testpmd_side(pair: str, seconds: float, burst: int, lcores: str, journal) -> dict:
-    from harness import perf
-    from harness.system import hugepages
+    from harness.system import hugepages, testpmd
 
     hugepages.ensure_free(journal, 2048, 160)  # -m 256 and EAL's own, given back by the journal
-    tp = perf.Testpmd(lcores=lcores, vdevs=[f"{n},{a}" for n, a in vdevs(pair)], hugepages=True, memory_mb=256,
-                      journal=journal,
-                      app_args=["--forward-mode=io", f"--burst={burst}", "--nb-cores=1", "--rxq=1", "--txq=1",
-                                "--rxd=1024", "--txd=1024", "--total-num-mbufs=16384"])
+    tp = testpmd.Testpmd(lcores=lcores, vdevs=[f"{n},{a}" for n, a in vdevs(pair)], hugepages=True, memory_mb=256,
+                         journal=journal,
+                         app_args=["--forward-mode=io", f"--burst={burst}", "--nb-cores=1", "--rxq=1", "--txq=1",
+                                   "--rxd=1024", "--txd=1024", "--total-num-mbufs=16384"])
     try:
         tp.cmd("start tx_first" if pair == "ring" else "start")
         time.sleep(WARMUP_S)
@@ -152,10 +151,10 @@ def main(argv=None) -> int:
     if os.geteuid() != 0:
         print("benchmarks/run.py: run as root (hugepages, DPDK)", file=sys.stderr)
         return 2
-    from harness import perf
+    from harness.system import testpmd
     from harness.system.journal import Journal
 
-    if perf.testpmd_path() is None:
+    if testpmd.testpmd_path() is None:
         print("benchmarks/run.py: dpdk-testpmd not found (apt-get install dpdk)", file=sys.stderr)
         return 2
     results, rows = [], []

@@ -15,7 +15,7 @@ import pytest
 
 from harness import __version__, capabilities, fixtures, report
 from harness.errors import HarnessError
-from harness.profile import default_profile_path, check_host, load_profile
+from harness.profile import check_host, default_profile_path, load_profile
 from harness.session import HarnessSession
 from harness.stash import REPORT_DIR_KEY, SESSION_KEY
 from harness.system import hugepages, inventory, pci

@@ -293,6 +293,12 @@ class Port:
     def reset_stats(self) -> None:
         check(lib.probe_port_stats_reset(self.id), f"port {self.id} stats reset")
 
+    def set_reta(self, reta: Sequence[int]) -> None:
+        """Program the redirection table, one queue per entry (rte_eth_dev_rss_reta_update)."""
+        arr = ffi.new("uint16_t[]", list(reta))
+        check(lib.probe_rss_reta_update(self.id, arr, len(reta)),
+              f"rte_eth_dev_rss_reta_update(port {self.id}, {self.driver}, {len(reta)} entries)")
+
     def __repr__(self) -> str:
         return f"Port({self.id}, role={self.role!r})"
 

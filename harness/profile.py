@@ -898,7 +898,9 @@ def _parse_targets(t: _Table) -> Targets:
             if link_gbps is None:
                 raise _Bad(it.key("line_rate"), "is a share of the line rate but targets.link_gbps is not set",
                            "add link_gbps = 10 (the link speed in Gbit/s) to [targets], or give pps instead")
-            from harness.perf import line_rate_pps  # frame size + 20 bytes of preamble and gap
+            from harness.perf import (
+                line_rate_pps,  # frame size + 20 bytes of preamble and gap
+            )
             rate = share * line_rate_pps(link_gbps, size)
         pps.append(PpsTarget(frame_size=size, pps=rate, line_rate=share))
     lat = _Table(t.raw("latency_us"), t.key("latency_us"), LATENCY_PERCENTILES, "[targets.latency_us]")

@@ -13,7 +13,7 @@ import tempfile
 from dataclasses import dataclass, field
 
 from harness import probe
-from harness.errors import ProbeError, UsageError
+from harness.errors import ProbeError, ProbeUnsupportedError, UsageError
 from harness.probe import Mempool, Port, PortConf
 from harness.profile import Profile
 
@@ -134,11 +134,27 @@ def bring_up(topo: Topology, profile: Profile, pool: Mempool, *, queues: int | N
             topo.notes.setdefault(k, v)
         port.link(wait_ms=int(profile.ports.link_timeout_s * 1000))
     if topo.port_conf is not None and topo.port_conf.rss:
-        from harness import rss  # the RETA is programmed after start, repeated over each port's RETA size
-        for problem in rss.apply_profile_reta(topo, profile):
+        for problem in apply_profile_reta(topo, profile):  # programmed after start
             topo.notes.setdefault("rss_reta", problem)
     topo.held_mbufs = pool.stats().in_use - before
     return topo
+
+
+def apply_profile_reta(topo: Topology, profile: Profile) -> list[str]:
+    """Program ``rss.reta`` (repeated over each port's RETA size) on ports that run RSS and have a RETA,
+    after the key and hash functions are configured. Returns what could not be applied, one line per port."""
+    notes: list[str] = []
+    reta = profile.rss.reta
+    if not reta:
+        return notes
+    for port in topo.ports:
+        size = port.info()["reta_size"]
+        if size and port.conf is not None and port.conf.rss:
+            try:
+                port.set_reta([reta[i % len(reta)] for i in range(size)])
+            except ProbeUnsupportedError as exc:
+                notes.append(str(exc))
+    return notes
 
 
 def build(kind: str, profile: Profile, journal, *, queues: int | None = None) -> Topology:

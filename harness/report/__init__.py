@@ -17,7 +17,8 @@ import os
 import pathlib
 import sys
 
-from harness.report import baseline, results as _results  # noqa: F401  (report.baseline for the plugin)
+from harness.report import baseline  # noqa: F401  (report.baseline for the plugin)
+from harness.report import results as _results
 
 HEADERS = ["check", "figure", "measured", "unit", "target", "verdict"]
 _fmt = _results.fmt

@@ -17,8 +17,8 @@ lives in :mod:`harness.system.hugepages`, ``pci_bind`` in :mod:`harness.system.p
 """
 from __future__ import annotations
 
-import importlib
 import errno
+import importlib
 import json
 import os
 import secrets

@@ -3,7 +3,7 @@ CI runner usually has no isolated CPUs, and that is the host, not the deployment
 import os
 
 from harness import affinity
-from harness.system import inventory
+from harness.system import inventory, procfs
 
 
 def test_isolation_reported(worker_threads, measure):
@@ -14,14 +14,14 @@ def test_isolation_reported(worker_threads, measure):
     add to the command line, is reported as advice (a VM without isolation is not a failure)."""
     worker_cpus = frozenset().union(*(t.cpus for t in worker_threads))
     sys_root = os.environ.get("DPDK_HARNESS_SYS_ROOT", "/sys")
-    procs = affinity.processes_on(worker_cpus, exclude=[os.getpid()])
-    measure("processes_on_worker_cpus", len(procs.user), unit="processes", cpus=affinity.format_cpus(worker_cpus),
+    procs = procfs.processes_on(worker_cpus, exclude=[os.getpid()])
+    measure("processes_on_worker_cpus", len(procs.user), unit="processes", cpus=procfs.format_cpus(worker_cpus),
             last_ran_there=len(procs.ran_there), kernel_threads=len(procs.kernel), of=procs.total,
             summary=procs.summary())
     online = inventory.online_cpus(sys_root)
     assert worker_cpus and worker_cpus <= online, (
-        f"worker lcores run on CPUs {affinity.format_cpus(worker_cpus)}, but the online CPUs are "
-        f"{affinity.format_cpus(online)}: fix eal.lcores")
+        f"worker lcores run on CPUs {procfs.format_cpus(worker_cpus)}, but the online CPUs are "
+        f"{procfs.format_cpus(online)}: fix eal.lcores")
     state = affinity.isolation_state(inventory.host_inventory(sys_root=sys_root), worker_cpus,
                                      last_cpu=max(online) if online else None)
     measure("isolated_worker_cpus", len(state.isolated), unit="cpus", of=len(worker_cpus),

@@ -2,6 +2,7 @@
 import pytest
 
 from harness import affinity
+from harness.system import procfs
 
 
 @pytest.mark.requires("numa")
@@ -16,7 +17,7 @@ def test_ports_lcores_and_pool_on_one_socket(ports, pool, worker, lcore_threads,
     for info in infos:
         measure(f"{info['name']}.socket", info["socket_id"], unit="socket")
     measure(f"lcore{worker}.socket", t.lcore_socket, unit="socket", inside=t.socket)
-    measure("pool.memory_sockets", len(pool_sockets), unit="sockets", sockets=affinity.format_cpus(pool_sockets),
+    measure("pool.memory_sockets", len(pool_sockets), unit="sockets", sockets=procfs.format_cpus(pool_sockets),
             declared=pool.stats().socket_id, unknown_chunks=unknown_chunks)
     problems, unknowns = affinity.numa_problems([(i["name"], i["socket_id"]) for i in infos], {worker: t.lcore_socket},
                                                 pool.name, pool_sockets)

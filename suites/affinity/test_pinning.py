@@ -1,5 +1,6 @@
 """Core pinning: every data-plane lcore runs alone on the CPU the deployment gave it."""
 from harness import affinity
+from harness.system import procfs
 
 
 def test_lcores_pinned_one_cpu_each(lcore_threads, profile, host_cpus, measure):
@@ -11,7 +12,7 @@ def test_lcores_pinned_one_cpu_each(lcore_threads, profile, host_cpus, measure):
     no two lcores may run on the same CPU."""
     for t in sorted(lcore_threads.values(), key=lambda t: t.lcore):
         measure(f"lcore{t.lcore}.cpus_allowed", len(t.cpus), unit="cpus", target=1, op="<=",
-                cpus=affinity.format_cpus(t.cpus), thread=t.name, tid=t.tid)
+                cpus=procfs.format_cpus(t.cpus), thread=t.name, tid=t.tid)
     problems = (affinity.pinning_problems(profile.eal.lcores, lcore_threads, host_cpus)
                 + affinity.sharing_problems(lcore_threads, host_cpus))
     assert not problems, "\n".join(problems)
@@ -25,7 +26,7 @@ def test_workers_run_only_on_their_cpu(load_sample, measure):
     for w in load_sample.workers:
         seen = w.cpus_seen_inside | w.cpus_seen_outside
         measure(f"lcore{w.lcore}.cpus_seen", len(seen), unit="cpus", target=1, op="<=",
-                cpus=affinity.format_cpus(seen), load=w.load)
+                cpus=procfs.format_cpus(seen), load=w.load)
     problems = affinity.observed_cpu_problems(load_sample.workers)
     assert not problems, "\n".join(problems)
 
@@ -53,12 +54,12 @@ def test_no_other_thread_of_the_process_on_worker_cpus(load_sample, worker_threa
     others = load_sample.others
     on_workers = affinity.threads_on(worker_cpus, others)
     measure("other_threads", len(others), unit="threads",
-            threads="; ".join(f"{t.name}[{t.tid}] {affinity.cpus_text(t.cpus_allowed)}" for t in others))
+            threads="; ".join(f"{t.name}[{t.tid}] {procfs.cpus_text(t.cpus_allowed)}" for t in others))
     measure("other_threads_on_worker_cpus", len(on_workers), unit="threads", target=0, op="<=",
             threads="; ".join(f"{t.name}[{t.tid}]" for t in on_workers))
     problems = [
-        f"thread {t.name!r} (tid {t.tid}) of this process may run on {affinity.cpus_text(t.cpus_allowed)}, which "
-        f"includes worker {affinity.cpus_text(t.cpus_allowed & worker_cpus)}; expected only the lcores' own "
+        f"thread {t.name!r} (tid {t.tid}) of this process may run on {procfs.cpus_text(t.cpus_allowed)}, which "
+        f"includes worker {procfs.cpus_text(t.cpus_allowed & worker_cpus)}; expected only the lcores' own "
         "threads there; start such threads after rte_eal_init (they inherit the main lcore's CPU) or pin them off "
         "the worker CPUs (os.sched_setaffinity / pthread_setaffinity_np)"
         for t in on_workers]

@@ -5,7 +5,6 @@ import warnings
 import pytest
 
 from harness import mempool, traffic
-from harness.errors import HarnessError
 from harness.topology import profile_port_count
 
 

@@ -11,7 +11,6 @@ from harness import rss
 from harness.errors import ProbeUnsupportedError
 
 
-
 def _setting(profile, queues, *, reta, reta_source, key_source):
     return rss.SpreadSetting(queues=queues, flows=profile.rss.flows, enabled=profile.rss.enabled,
                              reta=tuple(reta), reta_source=reta_source,

@@ -17,6 +17,7 @@ import pytest
 
 from harness import capabilities, perf
 from harness.errors import HarnessError
+from harness.system import testpmd
 
 
 @pytest.fixture(scope="session")
@@ -61,7 +62,7 @@ def _testpmd_cpu(eal, harness) -> int | None:
 
 def open_memif_dut(harness, eal, profile) -> perf.DutPath:
     """dpdk-testpmd over memif as the DUT, or a SKIP naming why it cannot run here."""
-    if perf.testpmd_path() is None:
+    if testpmd.testpmd_path() is None:
         pytest.skip("dpdk-testpmd not found: the external-application DUT needs it (apt-get install dpdk)")
     cpu = _testpmd_cpu(eal, harness)
     if cpu is None:

@@ -75,7 +75,7 @@ def test_python_sees_packets_without_copying(ports, pool):
     pkt = Packet.receive(ports.rx)
     try:
         view = pkt.view()
-        addr = int(probe.ffi.cast("uintptr_t", probe.ffi.from_buffer(view)))
+        addr = zerocopy.buffer_address(view)
         assert addr == pkt.info()["data_addr"], "the view is over a copy, not the mbuf's data"
         assert bytes(view[0:6]) == bytes.fromhex("020000000002") and bytes(view[12:14]) == b"\x08\x00", (
             f"the view does not show the frame sent: {bytes(view[:14]).hex()}")

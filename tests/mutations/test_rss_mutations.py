@@ -90,5 +90,5 @@ def test_symmetric_rss_with_an_asymmetric_key_fails_and_a_symmetric_key_passes(t
 
 
 def rss_key_hex() -> str:
-    from harness.rss import DEFAULT_KEY
+    from harness.rss.model import DEFAULT_KEY
     return DEFAULT_KEY.hex()

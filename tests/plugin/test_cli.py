@@ -9,7 +9,6 @@ import os
 
 import pytest
 
-
 USES_PORTS = """
 def test_uses_ports(ports):
     assert ports.ports

@@ -5,8 +5,6 @@ import json
 import os
 import xml.etree.ElementTree as ET
 
-import pytest
-
 from harness import __version__
 
 

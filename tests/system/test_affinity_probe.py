@@ -8,6 +8,7 @@ import pytest
 from harness import affinity, probe, traffic
 from harness.capabilities import numa_nodes
 from harness.errors import ProbeBusyError, ProbeInvalidError, ProbePermissionError
+from harness.system import procfs
 
 
 def _main(eal) -> int:
@@ -31,7 +32,7 @@ def test_worker_lcore_is_read_inside_its_own_thread(eal, worker, profile):
     t = affinity.lcore_thread(worker, sample_us=5000)
     assert not t.is_main and t.role == "rte" and t.seen_lcore == worker
     assert t.tid != threading.get_native_id() and t.name == f"rte-worker-{worker}"
-    assert t.tid in {x.tid for x in affinity.process_threads()}
+    assert t.tid in {x.tid for x in procfs.process_threads()}
     assert t.cpus == t.outside_cpus == t.status_cpus == t.eal_cpus == t.eal_thread_cpus == _cpus(profile, worker)
     assert t.cpus_seen == t.cpus and t.migrations == 0 and t.samples > 100
     assert t.socket == t.lcore_socket >= 0
@@ -74,7 +75,7 @@ def test_bad_arguments_are_einval(eal, worker):
 
 def test_spin_loop_keeps_the_worker_busy_on_its_cpu(worker, profile):
     tid = affinity.lcore_thread(worker).tid
-    before = affinity.read_thread(tid)
+    before = procfs.read_thread(tid)
     spin = affinity.Spin(worker)
     try:
         first = spin.stats()
@@ -87,7 +88,7 @@ def test_spin_loop_keeps_the_worker_busy_on_its_cpu(worker, profile):
     finally:
         final = spin.stop()
     assert not final.running and final.loops >= second.loops and spin.stop() is final
-    after = affinity.read_thread(tid)
+    after = procfs.read_thread(tid)
     assert after.cpu_ticks > before.cpu_ticks  # it really ran on the CPU (ticks: coarse, and shared hosts)
     # the lcore is free again
     assert affinity.lcore_thread(worker).tid == tid

@@ -9,6 +9,7 @@ import pytest
 from harness import perf
 from harness.errors import ProbeInvalidError, ProbeNotFoundError
 from harness.probe import Packet, lib
+from harness.system import testpmd
 
 
 @pytest.fixture
@@ -138,9 +139,9 @@ def test_perf_run_refuses_bad_configurations(wire, worker, pool, eal):
 
 
 def test_testpmd_is_driven_and_leaves_nothing_behind():
-    if perf.testpmd_path() is None:
+    if testpmd.testpmd_path() is None:
         pytest.skip("dpdk-testpmd not found (apt-get install dpdk)")
-    tp = perf.Testpmd(lcores="0@0,1@0", vdevs=["net_null0"], app_args=["--total-num-mbufs=8192"])
+    tp = testpmd.Testpmd(lcores="0@0,1@0", vdevs=["net_null0"], app_args=["--total-num-mbufs=8192"])
     try:
         assert os.path.isdir(tp.runtime_dir)
         tp.cmd("start")

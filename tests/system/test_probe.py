@@ -4,7 +4,12 @@ import errno
 import pytest
 
 from harness import probe
-from harness.errors import HarnessError, ProbeAlreadyError, ProbeError, ProbeInvalidError
+from harness.errors import (
+    HarnessError,
+    ProbeAlreadyError,
+    ProbeError,
+    ProbeInvalidError,
+)
 
 
 def test_eal_booted_with_profile_lcores(eal, profile):

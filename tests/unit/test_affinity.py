@@ -11,7 +11,7 @@ import pytest
 from harness import affinity as A
 from harness.probe import RunStats
 from harness.profile import EalConfig, LcoreMap, parse_lcores
-
+from harness.system import procfs
 
 # ---------------------------------------------------------------- fake /proc
 
@@ -50,27 +50,27 @@ def proc(tmp_path):
     ("0-7:2/4", {0, 1, 4, 5}), ("1-N", {1, 2, 3}),
 ])
 def test_parse_cpu_list(text, cpus):
-    assert A.parse_cpu_list(text, last_cpu=3) == cpus
+    assert procfs.parse_cpu_list(text, last_cpu=3) == cpus
 
 
 @pytest.mark.parametrize("text", ["a", "3-1", "1-N", "0-3:0/2"])
 def test_parse_cpu_list_rejects(text):
     with pytest.raises(ValueError):
-        A.parse_cpu_list(text)
+        procfs.parse_cpu_list(text)
 
 
 def test_format_cpus():
-    assert A.format_cpus({0, 1, 2, 5}) == "0-2,5"
-    assert A.format_cpus({0, 1}) == "0,1"
-    assert A.format_cpus({7, 3}) == "3,7"
-    assert A.format_cpus(set()) == "none"
-    assert A.cpus_text({1}) == "CPU 1" and A.cpus_text({0, 1}) == "CPUs 0,1"
+    assert procfs.format_cpus({0, 1, 2, 5}) == "0-2,5"
+    assert procfs.format_cpus({0, 1}) == "0,1"
+    assert procfs.format_cpus({7, 3}) == "3,7"
+    assert procfs.format_cpus(set()) == "none"
+    assert procfs.cpus_text({1}) == "CPU 1" and procfs.cpus_text({0, 1}) == "CPUs 0,1"
 
 
 def test_mask_to_cpus():
     words = [0] * A.CPU_WORDS
     words[0], words[1], words[15] = 0b101, 1, 1 << 63
-    assert A.mask_to_cpus(words) == {0, 2, 64, 1023}
+    assert procfs.mask_to_cpus(words) == {0, 2, 64, 1023}
 
 
 # ---------------------------------------------------------------- /proc readers
@@ -78,26 +78,26 @@ def test_mask_to_cpus():
 
 def test_read_task_fake_tree(proc):
     d = _task(proc / "self/task/42", 42, "rte-worker-1", "1", vol=3, nonvol=7, cpu=1, utime=10, stime=2)
-    t = A.read_task(d, 42)
+    t = procfs.read_task(d, 42)
     assert (t.tid, t.name, t.cpus_allowed, t.voluntary, t.nonvoluntary) == (42, "rte-worker-1", {1}, 3, 7)
     assert t.last_cpu == 1 and t.cpu_ticks == 12 and not t.kernel_thread and t.state == "S"
-    assert A.read_thread(42, proc_root=str(proc)) == t
+    assert procfs.read_thread(42, proc_root=str(proc)) == t
 
 
 def test_read_task_comm_with_spaces_and_parens(proc):
-    d = _task(proc / "7", 7, "a (b) c", "0-1", cpu=1, flags=A.PF_KTHREAD)
-    t = A.read_task(d)
+    d = _task(proc / "7", 7, "a (b) c", "0-1", cpu=1, flags=procfs.PF_KTHREAD)
+    t = procfs.read_task(d)
     assert t.tid == 7 and t.last_cpu == 1 and t.kernel_thread
 
 
 def test_read_task_errors(proc):
     with pytest.raises(OSError):
-        A.read_task(proc / "999")
+        procfs.read_task(proc / "999")
     d = proc / "5"
     d.mkdir()
     (d / "status").write_text("Name:\tx\n")
     with pytest.raises(ValueError, match="Cpus_allowed_list"):
-        A.read_task(d)
+        procfs.read_task(d)
 
 
 def test_process_threads_skips_vanished_and_garbled(proc):
@@ -106,11 +106,11 @@ def test_process_threads_skips_vanished_and_garbled(proc):
     (proc / "self/task/12").mkdir()                     # exited while listed
     (proc / "self/task/13").mkdir()
     (proc / "self/task/13/status").write_text("junk")   # unreadable
-    assert [t.name for t in A.process_threads(proc_root=str(proc))] == ["python", "eal-intr-thread"]
+    assert [t.name for t in procfs.process_threads(proc_root=str(proc))] == ["python", "eal-intr-thread"]
 
 
 def test_real_thread_of_this_process():
-    t = A.read_thread(threading.get_native_id())
+    t = procfs.read_thread(threading.get_native_id())
     assert t.cpus_allowed == frozenset(os.sched_getaffinity(0))
     assert t.last_cpu in t.cpus_allowed and t.state == "R"
 
@@ -118,11 +118,11 @@ def test_real_thread_of_this_process():
 def test_processes_on(proc):
     _task(proc / "1", 1, "init", "0-1", cpu=1)
     _task(proc / "2", 2, "pinned0", "0", cpu=0)
-    _task(proc / "3", 3, "ksoftirqd/1", "1", cpu=1, flags=A.PF_KTHREAD)
+    _task(proc / "3", 3, "ksoftirqd/1", "1", cpu=1, flags=procfs.PF_KTHREAD)
     _task(proc / "4", 4, "me", "0-1", cpu=1)
     _task(proc / "5", 5, "sleepy", "0-1", cpu=0)
     (proc / "self").mkdir()
-    got = A.processes_on({1}, proc_root=str(proc), exclude=[4])
+    got = procfs.processes_on({1}, proc_root=str(proc), exclude=[4])
     assert [p.name for p in got.user] == ["init", "sleepy"]
     assert [p.name for p in got.kernel] == ["ksoftirqd/1"]
     assert [p.name for p in got.ran_there] == ["init"]
@@ -132,7 +132,7 @@ def test_processes_on(proc):
 
 
 def test_threads_on():
-    ts = [A.TaskInfo(1, "a", frozenset({0}), 0, 0), A.TaskInfo(2, "b", frozenset({0, 1}), 0, 0)]
+    ts = [procfs.TaskInfo(1, "a", frozenset({0}), 0, 0), procfs.TaskInfo(2, "b", frozenset({0, 1}), 0, 0)]
     assert [t.name for t in A.threads_on({1}, ts)] == ["b"]
 
 

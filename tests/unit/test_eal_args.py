@@ -1,7 +1,5 @@
 """EAL argv built from a profile: never a PCI scan, a unique prefix, hugepages or not."""
-import pytest
 
-from harness.errors import UsageError
 from harness.profile import parse_profile
 from harness.session import eal_args, hugepages_needed
 

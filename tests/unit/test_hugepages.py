@@ -4,11 +4,17 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from fakesys import FakeHost
+
 from harness.errors import HostError
 from harness.system import hugepages as hp
-from harness.system.hugepages import PagePool, ensure_free, ensure_mount, find_mount, read_pools
+from harness.system.hugepages import (
+    PagePool,
+    ensure_free,
+    ensure_mount,
+    find_mount,
+    read_pools,
+)
 from harness.system.journal import Journal
 
 

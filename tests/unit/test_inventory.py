@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from fakesys import FakeHost
+
 from harness.system.inventory import host_inventory
 
 CPUINFO = """\

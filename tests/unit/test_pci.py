@@ -4,8 +4,8 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from fakesys import FakeHost
+
 from harness.errors import HostError, UnsafeDeviceError, UsageError
 from harness.system import pci
 from harness.system.journal import Journal

@@ -11,7 +11,7 @@ import pytest
 from harness import perf
 from harness.errors import UsageError
 from harness.profile import SEARCHES
-
+from harness.system import testpmd
 
 # --------------------------------------------------------------------------- line rate and frames
 
@@ -267,17 +267,17 @@ STATS = """
 
 
 def test_testpmd_port_stats_are_parsed_per_port():
-    st = perf.parse_port_stats(STATS)
-    assert st[0] == perf.PortStats(rx=53752224, tx=53752160, rx_missed=3, rx_nombuf=7, rx_pps=33227485,
+    st = testpmd.parse_port_stats(STATS)
+    assert st[0] == testpmd.PortStats(rx=53752224, tx=53752160, rx_missed=3, rx_nombuf=7, rx_pps=33227485,
                                    tx_pps=33227400)
     assert (st[1].rx, st[1].tx, st[1].rx_errors, st[1].tx_errors) == (5, 4, 1, 2)
-    assert perf.parse_port_stats("testpmd> ") == {}
+    assert testpmd.parse_port_stats("testpmd> ") == {}
 
 
 def test_search_repeats_a_trial_the_tester_stalled_and_reports_it():
     """A failing trial whose only shortfall is frames the stalled tester never generated is run again;
     a failing trial with DUT loss, or a shortfall without a stall, still counts."""
-    from harness.perf import TrialResult, search
+    from harness.perf.model import TrialResult, search
     cap, calls = 1_000_000.0, []
 
     def trial(rate):

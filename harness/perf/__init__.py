@@ -1,0 +1,4 @@
+"""Throughput and latency: search and maths (model), harness/native/perf.c (native), the Tester and DUT paths (run)."""
+from harness.area import exports
+
+__getattr__ = exports(__name__, ("model", "native", "run"))

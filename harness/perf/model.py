@@ -1,0 +1,432 @@
+"""Throughput and latency maths: frames and line rate, the latency histogram, trial results
+and the NDR/PDR search.
+
+Pure Python (no compiled probe): :func:`search` takes the trial as a function, so tests/unit drive it
+with a model DUT.
+
+Why not MLRsearch (FD.io CSIT's search, on PyPI): its goal/measurer machinery is built for
+hour-long hardware runs with several loss-ratio goals; a CI search here is a handful of 0.1 s
+trials, and a plain bracketed bisection, started from the forwarding rate a failed trial shows,
+is a few dozen lines that the unit tests can prove. Nothing is added to the dependencies.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Sequence
+
+from harness.errors import UsageError
+
+# ---------------------------------------------------------------- frames and line rate
+
+#: preamble (7) + start-of-frame delimiter (1) + inter-frame gap (12): bytes a frame costs beyond itself
+WIRE_OVERHEAD = 20
+#: IMIX as FD.io CSIT sends it (IMIX_v4_1): 7 x 64, 4 x 570, 1 x 1518 bytes, in this order
+IMIX = (64,) * 7 + (570,) * 4 + (1518,)
+#: frame-size patterns by name; an integer size is a pattern of one
+PATTERNS = {"imix": IMIX, "jumbo": (9000,)}
+LINK_GBPS_RANGE = (1.0, 400.0)
+MAX_FRAME = 16000   # perf.c FR_MAX
+MIN_FRAME = 64
+
+
+def frame_pattern(frames: int | str | Sequence[int]) -> tuple[int, ...]:
+    """Frame sizes (FCS included) the generator cycles: ``64``, ``"imix"``, ``"jumbo"``, ``[64, 1518]``."""
+    if isinstance(frames, str):
+        key = frames.strip().lower()
+        if key.isdigit():
+            return frame_pattern(int(key))
+        if key not in PATTERNS:
+            raise UsageError(f"frame size {frames!r}: not a size or a pattern; use 64..{MAX_FRAME}, "
+                             f"or one of {', '.join(PATTERNS)}")
+        return PATTERNS[key]
+    sizes = (frames,) if isinstance(frames, int) else tuple(frames)
+    if not sizes or len(sizes) > 64:
+        raise UsageError(f"frame pattern of {len(sizes)} sizes: give 1..64 sizes")
+    for s in sizes:
+        if isinstance(s, bool) or not isinstance(s, int) or not MIN_FRAME <= s <= MAX_FRAME:
+            raise UsageError(f"frame size {s!r}: out of range {MIN_FRAME}..{MAX_FRAME} bytes (FCS included)")
+    return sizes
+
+
+def mean_frame_size(frames) -> float:
+    sizes = frame_pattern(frames)
+    return sum(sizes) / len(sizes)
+
+
+def frames_label(frames) -> str:
+    """``64B``, ``imix``, ``9000B``: how a frame size or pattern is named in figures."""
+    if isinstance(frames, str) and not frames.strip().isdigit():
+        return frames.strip().lower()
+    sizes = frame_pattern(frames)
+    for name, pat in PATTERNS.items():
+        if sizes == pat and name != "jumbo":
+            return name
+    return f"{sizes[0]}B" if len(sizes) == 1 else "+".join(str(s) for s in sizes) + "B"
+
+
+def line_rate_pps(link_gbps: float, frames) -> float:
+    """Frames per second a link of ``link_gbps`` carries at full load: each frame costs its size
+    plus 20 bytes (preamble, SFD, inter-frame gap); ``frames`` is a size or a pattern (mean size).
+
+    >>> round(line_rate_pps(10, 64))
+    14880952
+    """
+    lo, hi = LINK_GBPS_RANGE
+    if isinstance(link_gbps, bool) or not isinstance(link_gbps, (int, float)) or not lo <= link_gbps <= hi:
+        raise UsageError(f"link speed {link_gbps!r} Gbit/s: out of range {lo:g}..{hi:g}")
+    return link_gbps * 1e9 / ((mean_frame_size(frames) + WIRE_OVERHEAD) * 8)
+
+
+def bits_per_second(pps: float, frames, *, on_wire: bool = True) -> float:
+    """Bit rate of ``pps`` frames per second (with preamble and gap when ``on_wire``)."""
+    return pps * (mean_frame_size(frames) + (WIRE_OVERHEAD if on_wire else 0)) * 8
+
+
+# ---------------------------------------------------------------- latency histogram
+
+HIST_BUCKETS = 1920     # perf.c PROBE_PERF_HIST_BUCKETS
+HIST_EXACT = 64
+HIST_SUB_BITS = 5
+PERCENTILES = {"p50": 50.0, "p90": 90.0, "p99": 99.0, "p999": 99.9}
+
+
+def hist_index(value: int) -> int:
+    """The bucket of ``value`` (TSC cycles), as perf.c files it: exact below 64, then 32
+    sub-buckets per power of two (HdrHistogram's layout with 5 bits of precision)."""
+    if value < HIST_EXACT:
+        return int(value)
+    e = value.bit_length() - 1
+    sub = (value >> (e - HIST_SUB_BITS)) & ((1 << HIST_SUB_BITS) - 1)
+    return min(HIST_EXACT + (e - 6) * (1 << HIST_SUB_BITS) + sub, HIST_BUCKETS - 1)
+
+
+def bucket_range(index: int) -> tuple[int, int]:
+    """[low, high) of the values bucket ``index`` holds."""
+    if index < HIST_EXACT:
+        return index, index + 1
+    e, sub = 6 + (index - HIST_EXACT) // 32, (index - HIST_EXACT) % 32
+    shift = e - HIST_SUB_BITS
+    low = (32 + sub) << shift
+    return low, low + (1 << shift)
+
+
+def percentile(buckets: Sequence[int], pct: float, *, lo: int | None = None, hi: int | None = None) -> int | None:
+    """The value at percentile ``pct`` (nearest rank), as the highest value of its bucket, clamped
+    to the exact [lo, hi] the receiver saw; None for an empty histogram."""
+    total = sum(buckets)
+    if total == 0:
+        return None
+    rank = max(1, math.ceil(pct / 100.0 * total))
+    seen = 0
+    for i, n in enumerate(buckets):
+        seen += n
+        if seen >= rank:
+            value = bucket_range(i)[1] - 1
+            if hi is not None:
+                value = min(value, hi)
+            if lo is not None:
+                value = max(value, lo)
+            return value
+    return hi
+
+
+@dataclass(frozen=True)
+class Latency:
+    """Latency of one trial in microseconds: min, mean, p50, p90, p99, p99.9, max, and frames timed."""
+    count: int
+    min: float
+    mean: float
+    p50: float
+    p90: float
+    p99: float
+    p999: float
+    max: float
+
+    def get(self, name: str) -> float:
+        """By the profile's key: p50, p90, p99, p999 or max."""
+        return getattr(self, name)
+
+    def line(self) -> str:
+        return (f"min {self.min:.2f} / p50 {self.p50:.2f} / p90 {self.p90:.2f} / p99 {self.p99:.2f} / "
+                f"p99.9 {self.p999:.2f} / max {self.max:.2f} us ({self.count} frames)")
+
+
+def latency_from(buckets: Sequence[int], tsc_hz: int, *, count: int, lat_min: int, lat_max: int,
+                 lat_sum: int) -> Latency | None:
+    if count == 0 or not tsc_hz:
+        return None
+    us = 1e6 / tsc_hz
+    pct = {k: percentile(buckets, v, lo=lat_min, hi=lat_max) * us for k, v in PERCENTILES.items()}
+    return Latency(count=count, min=lat_min * us, mean=lat_sum / count * us, max=lat_max * us, **pct)
+
+
+# ---------------------------------------------------------------- trials
+
+@dataclass
+class TrialResult:
+    """One trial: ``intended`` frames at ``rate`` pps for ``duration`` s; what was offered and received.
+
+    Loss is ``intended - received``: frames tx refused (``unsent``) and frames the generator could
+    not hand over in time (``ungenerated``) are lost like frames the DUT dropped.
+    """
+    rate: float                 # intended load, pps
+    duration: float             # intended duration, s
+    frames: str                 # frame size or pattern label
+    burst: int
+    intended: int
+    attempted: int = 0          # frames the generator handed to tx_burst
+    sent: int = 0               # ... and tx_burst took
+    unsent: int = 0
+    received: int = 0           # distinct frames of this trial received
+    dups: int = 0
+    reordered: int = 0
+    late: int = 0
+    stale: int = 0              # frames of earlier trials that arrived during this one
+    foreign: int = 0            # frames that are not the harness's
+    gen_seconds: float = 0.0    # schedule start to last frame handed over (CLOCK_MONOTONIC_RAW)
+    behind_max: int = 0         # most frames the generator fell behind its schedule
+    gaps: int = 0               # loop turns longer than GAP_NS: the lcore was not running
+    gap_max_s: float = 0.0
+    rate_slack: float = 0.0     # a passing trial offers at least rate x (1 - rate_slack)
+    dut: dict = field(default_factory=dict)     # calibrated DUT counters, when there is one
+    latency: Latency | None = None
+    hist: list[int] = field(default_factory=list, repr=False)
+    tsc_hz: int = 0
+
+    @property
+    def ungenerated(self) -> int:
+        return max(0, self.intended - self.attempted)
+
+    @property
+    def lost(self) -> int:
+        return max(0, self.intended - self.received)
+
+    @property
+    def loss_ratio(self) -> float:
+        return self.lost / self.intended if self.intended else 0.0
+
+    @property
+    def offered_pps(self) -> float:
+        """Frames handed to the port per second (attempted, whether tx took them or not)."""
+        return self.attempted / self.gen_seconds if self.gen_seconds > 0 else 0.0
+
+    @property
+    def sent_pps(self) -> float:
+        return self.sent / self.gen_seconds if self.gen_seconds > 0 else 0.0
+
+    @property
+    def received_pps(self) -> float:
+        """Distinct frames received per second of generation: the forwarding rate."""
+        return self.received / self.gen_seconds if self.gen_seconds > 0 else 0.0
+
+    @property
+    def rate_error(self) -> float:
+        """Offered / intended - 1 (negative: the generator offered less than asked)."""
+        return self.offered_pps / self.rate - 1.0 if self.rate > 0 else 0.0
+
+    @property
+    def offered_short(self) -> bool:
+        """The generator handed everything over, but too slowly: the load was not the one intended."""
+        return self.rate > 0 and self.offered_pps < self.rate * (1 - self.rate_slack)
+
+    @property
+    def tester_stalled(self) -> bool:
+        """The trial's only shortfall is the tester's own: its lcore was not running for a while (gaps)
+        and every frame it did hand over arrived. Says nothing about the DUT: such a trial is repeated."""
+        return self.gaps > 0 and self.ungenerated > 0 and self.received >= self.attempted
+
+    def passes(self, goal_loss: float = 0.0) -> bool:
+        lossless = self.lost == 0 if goal_loss <= 0 else self.loss_ratio <= goal_loss
+        return lossless and not self.offered_short
+
+    def line(self) -> str:
+        return (f"{self.frames} {self.rate / 1e6:.4f} Mpps x {self.duration:g}s: intended {self.intended}, "
+                f"offered {self.offered_pps / 1e6:.4f} Mpps, received {self.received_pps / 1e6:.4f} Mpps, "
+                f"lost {self.lost} ({self.loss_ratio:.2e}: unsent {self.unsent}, ungenerated {self.ungenerated}"
+                + (f", dut drops {self.dut.get('dut_drops', 0)}" if self.dut else "") + ")"
+                + (f", offered {self.rate_error:+.2%} short of intended" if self.offered_short else ""))
+
+
+@dataclass(frozen=True)
+class CalibratedDut:
+    """A DUT of known capacity: a server with a fixed service time per packet (tsc_hz / capacity
+    cycles) behind a queue of ``queue`` packets; what arrives at a full queue is dropped.
+
+    On the generator's lcore (``lcore`` None; the only choice with one worker lcore) the service
+    time is virtual: the shared loop never waits, so the generator and receiver keep their pace,
+    and a frame arrives when the generator's schedule says it was due, so pauses of the shared CPU
+    (the kernel, a VM exit) neither move the DUT's capacity nor turn the generator's catch-up into
+    a burst it must queue: its drops depend on the offered rate alone. With its own lcore and
+    ``spin``, it spends the cycles like a real forwarder with a fixed cost per packet (its rx/tx
+    work included), and its queue is the rx ring in front of it.
+    """
+    capacity_pps: float
+    queue: int = 256
+    lcore: int | None = None
+    spin: bool = False
+
+    def cost_cycles(self, hz: int) -> int:
+        return max(1, round(hz / self.capacity_pps))
+
+    def exact_capacity(self, hz: int) -> float:
+        """The capacity the integer cost per packet gives."""
+        return hz / self.cost_cycles(hz)
+
+
+# ---------------------------------------------------------------- search
+
+@dataclass(frozen=True)
+class SearchProfile:
+    """How a throughput search runs: trial length, final width, drain, trial budget."""
+    name: str
+    trial_s: float          # duration of each trial
+    width: float            # the search stops when (lowest failing - highest passing) <= width x failing
+    drain_s: float          # longest wait for frames in flight after a trial
+    max_trials: int
+    min_rate_frac: float    # the lowest rate tried, as a fraction of the upper bound
+
+    def with_trial(self, trial_s: float | None) -> "SearchProfile":
+        if trial_s is None:
+            return self
+        return SearchProfile(self.name, trial_s, self.width, self.drain_s, self.max_trials, self.min_rate_frac)
+
+
+SEARCH_PROFILES = {
+    # short trials for CI and quick looks: a 1 % final width
+    "ci": SearchProfile("ci", trial_s=0.1, width=0.01, drain_s=0.05, max_trials=24, min_rate_frac=0.001),
+    # RFC 2544 section 26.1: 60 s trials, and 2 s for frames in flight; a 0.5 % final width
+    "rfc2544": SearchProfile("rfc2544", trial_s=60.0, width=0.005, drain_s=2.0, max_trials=40,
+                             min_rate_frac=0.001),
+}
+
+
+@dataclass
+class SearchResult:
+    """The highest passing rate (``rate``; 0 if even the lowest rate tried failed), the lowest
+    failing rate above it (``upper``; None if the upper bound passed), and every trial."""
+    goal_loss: float
+    rate: float
+    upper: float | None
+    max_rate: float
+    trials: list[TrialResult]
+    best: TrialResult | None            # the trial at ``rate``
+    exhausted: bool = False             # max_trials ran out before the width was reached
+    repeated: list[TrialResult] = field(default_factory=list)  # trials set aside: the tester stalled
+
+    @property
+    def bounded_by_max(self) -> bool:
+        """The upper bound itself passed: the real rate may be higher."""
+        return self.upper is None and self.rate > 0
+
+    @property
+    def width(self) -> float:
+        return (self.upper - self.rate) / self.upper if self.upper else 0.0
+
+
+TESTER_STALL_REPEATS = 3  # per search: trials repeated because the tester's own lcore stalled
+
+
+def search(trial: Callable[[float], TrialResult], max_rate: float, *, goal_loss: float = 0.0,
+           width: float = 0.01, min_rate: float | None = None, max_trials: int = 24,
+           known: Iterable[TrialResult] = (), progress: Callable[[TrialResult, str], None] | None = None
+           ) -> SearchResult:
+    """Highest rate in [min_rate, max_rate] whose trial loses at most ``goal_loss`` (0: nothing).
+
+    Bracket first: try ``max_rate``; while failing, step down to the lower of the rate the failed
+    trial forwarded and a geometrically growing step below the failing rate. Then narrow: climb
+    from the highest passing rate in steps of width x 1, 2, 4, ... while that stays below the
+    midpoint, else bisect, until the passing and failing rates are within ``width`` of each other.
+    ``known`` trials (e.g. the NDR search's, when looking for a PDR) seed the bounds.
+    """
+    if max_rate <= 0:
+        raise UsageError(f"search: max_rate {max_rate} must be > 0")
+    min_rate = max_rate * 0.001 if min_rate is None else min_rate
+    results: list[TrialResult] = list(known)
+    ok = [r for r in results if r.passes(goal_loss)]
+    lo_r = max(ok, key=lambda r: r.rate, default=None)
+    bad = [r for r in results if not r.passes(goal_loss) and (lo_r is None or r.rate > lo_r.rate)]
+    hi_r = min(bad, key=lambda r: r.rate, default=None)
+    ran = 0
+
+    def state() -> str:
+        lo = f"{lo_r.rate / 1e6:.4f}" if lo_r else "-"
+        hi = f"{hi_r.rate / 1e6:.4f}" if hi_r else "-"
+        return f"[{lo}, {hi}] Mpps"
+
+    repeated: list[TrialResult] = []
+
+    def run(rate: float) -> TrialResult:
+        nonlocal lo_r, hi_r, ran
+        r = trial(rate)
+        while not r.passes(goal_loss) and r.tester_stalled and len(repeated) < TESTER_STALL_REPEATS:
+            repeated.append(r)           # RFC 2544 practice: a trial the tester spoiled is run again
+            if progress is not None:
+                progress(r, f"tester stalled ({r.gaps} gaps, up to {r.gap_max_s * 1e3:.1f} ms): repeating")
+            r = trial(rate)
+        ran += 1
+        results.append(r)
+        if r.passes(goal_loss):
+            if lo_r is None or r.rate > lo_r.rate:
+                lo_r = r
+        elif hi_r is None or r.rate < hi_r.rate:
+            hi_r = r
+        if hi_r is not None and lo_r is not None and lo_r.rate >= hi_r.rate:
+            lo_r = max((x for x in results if x.passes(goal_loss) and x.rate < hi_r.rate),
+                       key=lambda x: x.rate, default=None)  # noise: a lower rate failed
+        if progress is not None:
+            progress(r, ("pass" if r.passes(goal_loss) else "FAIL") + f", bounds {state()}")
+        return r
+
+    if lo_r is None and hi_r is None or (hi_r is None and lo_r is not None and lo_r.rate < max_rate):
+        run(max_rate)
+    steps = up = 0
+    while ran < max_trials:
+        if hi_r is None:                 # the upper bound passed
+            break
+        if lo_r is not None:
+            if hi_r.rate - lo_r.rate <= width * hi_r.rate:
+                break
+            # far from the failing bound: climb from the passing one in growing steps (the rate a
+            # failed trial forwarded usually lands just below the answer), else bisect
+            mid = (lo_r.rate + hi_r.rate) / 2
+            climb = lo_r.rate * (1 + width * 2 ** up)
+            if climb < mid:
+                before = lo_r
+                run(climb)
+                up = up + 1 if lo_r is not before else 0
+            else:
+                run(mid)
+            continue
+        if hi_r.rate <= min_rate:        # even the lowest rate fails
+            break
+        step = width * 4 ** steps
+        steps += 1
+        guess = min(hi_r.received_pps * (1 - width / 2), hi_r.rate * (1 - step)) if hi_r.received_pps > 0 \
+            else hi_r.rate * (1 - step)
+        run(max(guess, min_rate))
+    return SearchResult(goal_loss=goal_loss, rate=lo_r.rate if lo_r else 0.0, upper=hi_r.rate if hi_r else None,
+                        max_rate=max_rate, trials=results, best=lo_r,
+                        exhausted=ran >= max_trials and hi_r is not None and
+                        (lo_r is None or hi_r.rate - lo_r.rate > width * hi_r.rate), repeated=repeated)
+
+
+@dataclass
+class Throughput:
+    """NDR (and PDR when asked) of one frame size or pattern, and the tester's own ceiling."""
+    frames: str
+    ceiling: TrialResult
+    max_rate: float
+    ndr: SearchResult
+    pdr: SearchResult | None = None
+
+    @property
+    def trials(self) -> int:
+        return len(self.ndr.trials) + (len(self.pdr.trials) - len(self.ndr.trials) if self.pdr else 0)
+
+
+def median_search(results: Sequence[Throughput], loss: float = 0.0) -> tuple[SearchResult, list[float]]:
+    """Of repeated searches, the median one for ``loss`` (0: the NDR; else the PDR search, which was run
+    at that loss ratio), and every rate found, sorted. With an even count, the lower middle."""
+    searches = sorted((r.ndr if loss <= 0 or r.pdr is None else r.pdr for r in results), key=lambda s: s.rate)
+    return searches[(len(searches) - 1) // 2], [s.rate for s in searches]

@@ -1,0 +1,155 @@
+"""The Python face of harness/native/perf.c: GEN / RECV / DUT tasks on a worker lcore, the TSC rate,
+the generator's frame. The only caller of the probe's ``lib`` for throughput.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+from harness.errors import UsageError, check
+from harness.perf.model import HIST_BUCKETS, MAX_FRAME, frame_pattern
+from harness.probe import (
+    Mempool,
+    Port,
+    ffi,
+    lib,
+    register_loop,
+    require_lib,
+    unregister_loop,
+)
+
+# ---------------------------------------------------------------- runs on worker lcores
+
+ROLE_GEN, ROLE_RECV, ROLE_DUT = 0, 1, 2
+DUT_SPIN, DUT_SCHEDULED = 1, 2
+GAP_NS = 20_000     # a loop turn longer than this is a gap: the lcore was not running
+
+
+@dataclass(frozen=True)
+class PerfTask:
+    role: int
+    rx_port: int = 0
+    rx_queue: int = 0
+    tx_port: int = 0
+    tx_queue: int = 0
+    seq_base: int = 0
+    count: int = 0
+    rate_pps: int = 0
+    duration_ns: int = 0
+    flows: int = 1
+    sizes: tuple[int, ...] = (64,)
+    cost_cycles: int = 0
+    dut_queue: int = 0
+    flags: int = 0
+    gen_task: int = 0
+
+    @classmethod
+    def gen(cls, tx: Port, *, queue: int = 0, seq_base: int = 0, count: int = 0, rate_pps: float = 0,
+            duration_s: float = 0, flows: int = 1, frames=64) -> "PerfTask":
+        return cls(ROLE_GEN, tx_port=tx.id, tx_queue=queue, seq_base=seq_base, count=int(count),
+                   rate_pps=int(round(rate_pps)), duration_ns=int(duration_s * 1e9), flows=flows,
+                   sizes=frame_pattern(frames))
+
+    @classmethod
+    def recv(cls, rx: Port, *, queue: int = 0, seq_base: int = 0, count: int = 0) -> "PerfTask":
+        return cls(ROLE_RECV, rx_port=rx.id, rx_queue=queue, seq_base=seq_base, count=int(count))
+
+    @classmethod
+    def dut(cls, rx: Port, tx: Port, *, rxq: int = 0, txq: int = 0, cost_cycles: int = 0, queue: int = 0,
+            spin: bool = False, scheduled_by: int | None = None) -> "PerfTask":
+        """``scheduled_by``: index of the GEN task (same run) whose schedule gives arrival times."""
+        flags = (DUT_SPIN if spin else 0) | (DUT_SCHEDULED if scheduled_by is not None else 0)
+        return cls(ROLE_DUT, rx_port=rx.id, rx_queue=rxq, tx_port=tx.id, tx_queue=txq,
+                   cost_cycles=int(cost_cycles), dut_queue=int(queue), flags=flags, gen_task=scheduled_by or 0)
+
+
+class PerfRun:
+    """GEN / RECV / DUT tasks looping on one worker lcore until stopped (perf.c)."""
+
+    def __init__(self, lcore: int, tasks: Sequence[PerfTask], *, burst: int = 32, pool: Mempool | None = None,
+                 tsc_hz: int = 0, gap_ns: int = GAP_NS):
+        if not 1 <= len(tasks) <= 8:
+            raise UsageError(f"a perf run takes 1..8 tasks, got {len(tasks)}")
+        c = ffi.new("struct probe_perf_conf *")
+        c.lcore, c.burst, c.tsc_hz, c.gap_ns = lcore, burst, tsc_hz, gap_ns
+        c.pool = pool.handle if pool is not None else ffi.NULL
+        c.n_tasks = len(tasks)
+        for i, t in enumerate(tasks):
+            ct = c.tasks[i]
+            for name in ("role", "rx_port", "rx_queue", "tx_port", "tx_queue", "seq_base", "count", "rate_pps",
+                         "duration_ns", "cost_cycles", "dut_queue", "flags", "gen_task"):
+                setattr(ct, name, getattr(t, name))
+            ct.n_flows = t.flows
+            ct.n_sizes = len(t.sizes)
+            ct.sizes[0:len(t.sizes)] = list(t.sizes)
+        self.conf, self.lcore, self.tasks, self._pool = c, lcore, list(tasks), pool
+        out = ffi.new("probe_perf **")
+        check(require_lib().probe_perf_start(c, out), f"launch perf run on lcore {lcore}")
+        self._h = out[0]
+        self._final: dict | None = None
+        self._hists: dict[int, list[int]] = {}
+        register_loop(self)
+
+    def stats(self) -> dict:
+        """Counters: tsc_hz, elapsed_s, loops, running, gen_done and ``tasks`` (one dict per task)."""
+        if self._final is not None:
+            return self._final
+        st = ffi.new("struct probe_perf_stats *")
+        check(lib.probe_perf_stats(self._h, st), "perf run stats")
+        tasks = []
+        for i in range(st.n_tasks):
+            t = st.task[i]
+            tasks.append({name: getattr(t, name) for name, _ in ffi.typeof("struct probe_perf_task_stats").fields})
+        hz = st.tsc_hz or 1
+        return {"tsc_hz": st.tsc_hz, "elapsed_s": (st.tsc_last - st.tsc_start) / hz, "loops": st.loops,
+                "gaps": st.gaps, "gap_s": st.gap_cycles / hz, "gap_max_s": st.gap_max / hz,
+                "running": bool(st.running), "gen_done": bool(st.gen_done), "tasks": tasks}
+
+    def hist(self, task: int) -> list[int]:
+        if task in self._hists:
+            return self._hists[task]
+        buf = ffi.new("uint64_t[]", HIST_BUCKETS)
+        n = check(lib.probe_perf_hist(self._h, task, buf, HIST_BUCKETS), f"perf histogram of task {task}")
+        return list(buf[0:n])
+
+    def wait_generated(self, timeout_s: float) -> bool:
+        return bool(check(lib.probe_perf_wait(self._h, int(timeout_s * 1000)), "perf run wait"))
+
+    def stop(self) -> dict:
+        """Stop the loop (idempotent) and return its final counters."""
+        if self._final is None:
+            check(lib.probe_perf_stop(self._h), f"stop perf run on lcore {self.lcore}")
+            final = self.stats()
+            self._hists = {i: self.hist(i) for i, t in enumerate(self.tasks) if t.role == ROLE_RECV}
+            self._final = final
+            check(lib.probe_perf_free(self._h), "perf run free")
+            self._h = ffi.NULL
+            unregister_loop(self)
+        return self._final
+
+    def __enter__(self) -> "PerfRun":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+_MEASURED_HZ: int | None = None
+
+
+def measured_tsc_hz(ms: int = 100) -> int:
+    """TSC ticks per second against CLOCK_MONOTONIC_RAW, measured once per process. EAL's own figure
+    (rte_get_tsc_hz) can be a nominal frequency a few 0.1 % off, and every paced rate would be too."""
+    global _MEASURED_HZ
+    if _MEASURED_HZ is None:
+        out = ffi.new("uint64_t *")
+        check(require_lib().probe_perf_tsc_hz(ms, out), "measure the TSC frequency")
+        _MEASURED_HZ = int(out[0])
+    return _MEASURED_HZ
+
+
+def build_frame(frame_size: int, *, flow: int = 0, seq: int = 0, tsc: int = 0) -> bytes:
+    """One generator frame, as perf.c writes it (without the FCS)."""
+    buf = ffi.new("uint8_t[]", MAX_FRAME)
+    n = check(require_lib().probe_perf_frame(buf, MAX_FRAME, frame_size, flow, seq, tsc), "perf frame")
+    return bytes(ffi.buffer(buf, n))
