@@ -16,6 +16,7 @@ import pytest
 from harness import __version__, capabilities, fixtures, report
 from harness.errors import HarnessError
 from harness.profile import check_host, default_profile_path, load_profile
+from harness.report import baseline
 from harness.session import HarnessSession
 from harness.stash import REPORT_DIR_KEY, SESSION_KEY
 from harness.system import hugepages, inventory, pci
@@ -23,7 +24,6 @@ from harness.system import hugepages, inventory, pci
 LEAK_SETTLE_S = 2.0
 # Tests of the harness point this at a fabricated sysfs tree; users never need it.
 SYS_ROOT = os.environ.get("DPDK_HARNESS_SYS_ROOT", "/sys")
-_current_session: HarnessSession | None = None  # for hooks that get no config (logreport)
 
 
 def pytest_addoption(parser):
@@ -35,7 +35,8 @@ def pytest_addoption(parser):
                 help="virtual-device topology when no --nic: null_pair, ring_wire, tap, af_packet, pcap "
                      "(default: the profile's ports.topology)")
     g.addoption("--dpdk-profile", dest="profile", metavar="PATH", default=None,
-                help="deployment profile (TOML); default profiles/vdev.toml (no --profile spelling: pytest-profiling owns it)")
+                help="deployment profile (TOML); default profiles/vdev.toml "
+                     "(no --profile spelling: pytest-profiling owns it)")
     g.addoption("--dpdk-report-dir", "--report-dir", dest="report_dir", metavar="DIR", default=None,
                 help="where junit.xml, results.json and summary.md go (default: <rootdir>/reports)")
     g.addoption("--dpdk-lcores", "--lcores", dest="lcores", metavar="LIST", default=None,
@@ -43,11 +44,14 @@ def pytest_addoption(parser):
     g.addoption("--dpdk-baseline", "--baseline", dest="baseline", metavar="PATH", default=None,
                 help="judge each figure against a baseline (python -m harness baseline save ...): a figure worse "
                      "than the baseline by more than --baseline-tolerance fails its check")
-    g.addoption("--dpdk-baseline-tolerance", "--baseline-tolerance", dest="baseline_tolerance", metavar="FRACTION", type=float, default=0.05,
+    g.addoption("--dpdk-baseline-tolerance", "--baseline-tolerance", dest="baseline_tolerance", metavar="FRACTION",
+                type=float, default=0.05,
                 help="relative change a figure may show in its worse direction (default 0.05)")
-    g.addoption("--dpdk-baseline-action", "--baseline-action", dest="baseline_action", choices=("fail", "report"), default="fail",
+    g.addoption("--dpdk-baseline-action", "--baseline-action", dest="baseline_action", choices=("fail", "report"),
+                default="fail",
                 help="fail (default): a regressed figure fails its check; report: only listed in the reports")
-    g.addoption("--dpdk-probe-fault", "--probe-fault", dest="probe_fault", metavar="FAULT", default=None, choices=sorted(probe_faults()),
+    g.addoption("--dpdk-probe-fault", "--probe-fault", dest="probe_fault", metavar="FAULT", default=None,
+                choices=sorted(probe_faults()),
                 help="make the probe misbehave on purpose, to show a check fails "
                      f"(mutation tests): {', '.join(sorted(probe_faults()))}")
 
@@ -103,7 +107,7 @@ def pytest_configure(config):
     try:
         prof = _load(config)
         if config.getoption("baseline"):
-            config.stash[report.baseline.BASELINE_KEY] = report.baseline.load_check(
+            config.stash[baseline.BASELINE_KEY] = baseline.load_check(
                 config.getoption("baseline"), config.getoption("baseline_tolerance"),
                 config.getoption("baseline_action"))
     except HarnessError as exc:
@@ -114,14 +118,8 @@ def pytest_configure(config):
     if _runs_tests(config) and not config.option.xmlpath:
         report_dir.mkdir(parents=True, exist_ok=True)
         config.option.xmlpath = str(report_dir / "junit.xml")
-    fault = config.getoption("probe_fault")
-    if fault:
-        from harness import probe
-        probe.FAULT_FLAGS = probe.FAULTS[fault]
-    global _current_session
-    sess = HarnessSession(prof, sys_root=SYS_ROOT)
+    sess = HarnessSession(prof, sys_root=SYS_ROOT, probe_fault=config.getoption("probe_fault"))
     config.stash[SESSION_KEY] = sess
-    _current_session = sess
     config.pluginmanager.register(fixtures, "harness.fixtures")
     atexit.register(sess.close)
     global _OWNER_PID
@@ -152,7 +150,8 @@ def pytest_report_header(config):
         ports = f"NICs {ports}, loopback {p.ports.loopback}"
     else:
         ports = f"vdev topology {p.ports.topology}"
-    pools = ", ".join(f"{pp.size_kb}kB: {pp.free}/{pp.total} free" for pp in hugepages.read_pools(sys_root=SYS_ROOT) if pp.node is None)
+    pools = ", ".join(f"{pp.size_kb}kB: {pp.free}/{pp.total} free"
+                      for pp in hugepages.read_pools(sys_root=SYS_ROOT) if pp.node is None)
     return [
         f"dpdk-harness {__version__}, {dpdk}",
         f"profile: {p.name} ({p.path})",
@@ -223,20 +222,16 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item, call):
-    """--baseline: a figure worse than the baseline beyond the tolerance fails its check."""
+    """--baseline: a figure worse than the baseline beyond the tolerance fails its check.
+    Every SKIP goes into the report with its reason; a skip is never counted as a pass."""
     rep = yield
-    check = item.config.stash.get(report.baseline.BASELINE_KEY, None)
+    sess = item.config.stash.get(SESSION_KEY, None)
+    check = item.config.stash.get(baseline.BASELINE_KEY, None)
     if check is not None:
-        report.baseline.judge_test(item, rep, check, item.config.stash[SESSION_KEY])
+        baseline.judge_test(item, rep, check, sess)
+    if sess is not None and rep.skipped and isinstance(rep.longrepr, tuple):
+        sess.skips.append((rep.nodeid, str(rep.longrepr[2]).removeprefix("Skipped: ")))
     return rep
-
-
-def pytest_runtest_logreport(report):
-    """Every SKIP goes into the report with its reason; a skip is never counted as a pass."""
-    if report.skipped and isinstance(report.longrepr, tuple):
-        sess = _current_session
-        if sess is not None:
-            sess.skips.append((report.nodeid, str(report.longrepr[2]).removeprefix("Skipped: ")))
 
 
 def _accounted(sess) -> int:
@@ -264,8 +259,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         res = report.write_reports(pathlib.Path(config.stash[REPORT_DIR_KEY]), sess, outcomes, int(exitstatus),
                                    inventory.host_inventory(sys_root=SYS_ROOT), stats=stats,
                                    junit_path=config.option.xmlpath,
-                                   baseline=config.stash.get(report.baseline.BASELINE_KEY, None))
-        text = report.baseline.terminal_text(res)
+                                   baseline=config.stash.get(baseline.BASELINE_KEY, None))
+        text = baseline.terminal_text(res)
         if text:
             terminalreporter.section("dpdk-harness: against baseline")
             terminalreporter.write_line(text)

@@ -95,18 +95,20 @@ class Eal:
     _instance: "Eal | None" = None
     _lock = threading.Lock()
 
-    def __init__(self, args: Sequence[str]):
+    def __init__(self, args: Sequence[str], faults: int = 0):
         self.args = list(args)
+        self.faults = faults  # deliberate probe faults (FAULTS bits) applied to every Run of this EAL
         self._argv_keep = [ffi.new("char[]", a.encode()) for a in self.args]
         self._argv = ffi.new("char *[]", self._argv_keep + [ffi.NULL])
 
     @classmethod
-    def boot(cls, args: Sequence[str]) -> "Eal":
+    def boot(cls, args: Sequence[str], *, faults: int = 0) -> "Eal":
+        """Boot EAL; ``faults`` (mutation tests only: --dpdk-probe-fault) make every Run misbehave."""
         lib_ = require_lib()
         with cls._lock:
             if cls._instance is not None or lib_.probe_eal_initialized():
                 raise ProbeAlreadyError(114, "rte_eal_init: EAL is already initialised in this process")
-            eal = cls(args)
+            eal = cls(args, faults)
             check(lib_.probe_eal_init(len(eal.args), eal._argv), "rte_eal_init " + " ".join(eal.args))
             cls._instance = eal
             return eal
@@ -382,9 +384,14 @@ class RunStats:
 
 _ACTIVE_RUNS: "set[Run]" = set()
 
-# Deliberate faults applied to every run (mutation tests: --probe-fault). Never set otherwise.
-FAULT_FLAGS = 0
+#: deliberate faults by name (mutation tests: --dpdk-probe-fault), booted with Eal.boot(faults=...)
 FAULTS = {"leak-unsent": F_LEAK_UNSENT, "copy-fwd": F_COPY_FWD}
+
+
+def active_faults() -> int:
+    """The FAULTS bits the booted EAL applies to every run (0 without EAL or faults)."""
+    eal = Eal.current()
+    return eal.faults if eal is not None else 0
 
 
 def stop_all_runs() -> None:
@@ -412,7 +419,7 @@ class Run:
         if not tasks or len(tasks) > MAX_TASKS:
             raise UsageError(f"a run takes 1..{MAX_TASKS} tasks, got {len(tasks)}")
         c = ffi.new("struct probe_run_conf *")
-        c.lcore, c.burst, c.flags = lcore, burst, flags | FAULT_FLAGS
+        c.lcore, c.burst, c.flags = lcore, burst, flags | active_faults()
         c.pool = pool.handle if pool is not None else ffi.NULL
         c.frame_size, c.n_flows, c.gen_count, c.gen_rate_pps = frame_size, flows, count, int(rate_pps)
         c.n_tasks = len(tasks)

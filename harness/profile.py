@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.errors import ProfileError, UsageError
+from harness.frames import line_rate_pps  # frame size + 20 bytes of preamble and gap
 from harness.system.pci import normalize_pci
 
 __all__ = [
@@ -697,7 +698,8 @@ def _parse_ports(t: _Table) -> PortsConfig:
     for i, a in enumerate(raw_pci):
         key = f"{t.key('pci')}[{i}]"
         if not isinstance(a, str):
-            raise _Bad(key, f"expected a string, got {_desc(a)}", 'write PCI addresses as quoted strings, e.g. pci = ["0000:03:00.0"]')
+            raise _Bad(key, f"expected a string, got {_desc(a)}",
+                       'write PCI addresses as quoted strings, e.g. pci = ["0000:03:00.0"]')
         try:
             addr = normalize_pci(a)
         except UsageError as e:
@@ -898,9 +900,6 @@ def _parse_targets(t: _Table) -> Targets:
             if link_gbps is None:
                 raise _Bad(it.key("line_rate"), "is a share of the line rate but targets.link_gbps is not set",
                            "add link_gbps = 10 (the link speed in Gbit/s) to [targets], or give pps instead")
-            from harness.perf import (
-                line_rate_pps,  # frame size + 20 bytes of preamble and gap
-            )
             rate = share * line_rate_pps(link_gbps, size)
         pps.append(PpsTarget(frame_size=size, pps=rate, line_rate=share))
     lat = _Table(t.raw("latency_us"), t.key("latency_us"), LATENCY_PERCENTILES, "[targets.latency_us]")

@@ -67,8 +67,9 @@ class HarnessSession:
     """Lazily provisions and boots on first use; ``close()`` is idempotent and undoes everything."""
 
     def __init__(self, profile: Profile, *, journal: Journal | None = None, sys_root: str = "/sys",
-                 proc_root: str = "/proc"):
+                 proc_root: str = "/proc", probe_fault: str | None = None):
         self.profile = profile
+        self.probe_fault = probe_fault  # a deliberate probe fault by name (mutation tests), or None
         self.journal = journal or Journal()
         self.sys_root, self.proc_root = sys_root, proc_root
         self.eal: probe.Eal | None = None
@@ -116,8 +117,8 @@ class HarnessSession:
             # EAL creates it; other DPDK processes may use it too: removed only once empty
             self.journal.record("empty_dir", path=RUNTIME_BASE)
         self.journal.record("dir", path=os.path.join(RUNTIME_BASE, self.file_prefix))
-        self.eal = probe.Eal.boot(eal_args(self.profile, file_prefix=self.file_prefix,
-                                           huge_dir=self.huge_dir))
+        self.eal = probe.Eal.boot(eal_args(self.profile, file_prefix=self.file_prefix, huge_dir=self.huge_dir),
+                                  faults=probe.FAULTS[self.probe_fault] if self.probe_fault else 0)
         mp = self.profile.mempool
         try:
             self.pool = probe.Mempool("dh_pool", mp.mbufs, mp.cache, mp.data_room, mp.socket)

@@ -94,7 +94,8 @@ class Topology:
         return ", ".join(f"{p.name} ({p.driver})" for p in self.ports)
 
 
-def _port_conf(profile: Profile, port: Port, *, queues: int | None = None, device_rss: bool = True) -> tuple[PortConf, dict[str, str]]:
+def _port_conf(profile: Profile, port: Port, *, queues: int | None = None,
+               device_rss: bool = True) -> tuple[PortConf, dict[str, str]]:
     """The profile's port configuration, as far as this device supports it; what it cannot is noted."""
     info = port.info()
     q = profile.queues
@@ -211,7 +212,8 @@ def build(kind: str, profile: Profile, journal, *, queues: int | None = None) ->
         port = probe.vdev_create(name, f"rx_pcap={src},tx_pcap={os.path.join(tmp, 'out.pcap')}")
         port.role = "pcap"
         return Topology(kind, [port], KIND_NOTES[kind], pcap_frames=frames, vdevs=[name],
-                        notes={"rss_hash": "net_pcap reports no RSS hash", "multi_queue": "net_pcap replays one file per queue"})
+                        notes={"rss_hash": "net_pcap reports no RSS hash",
+                               "multi_queue": "net_pcap replays one file per queue"})
     raise UsageError(f"--vdev: {kind!r} is not a topology; choose one of null_pair, ring_wire, tap, af_packet, pcap")
 
 

@@ -17,7 +17,6 @@ import os
 import pathlib
 import sys
 
-from harness.report import baseline  # noqa: F401  (report.baseline for the plugin)
 from harness.report import results as _results
 
 HEADERS = ["check", "figure", "measured", "unit", "target", "verdict"]
@@ -52,7 +51,8 @@ def summary_markdown(results: dict) -> str:
                tabulate([[s, ", ".join(f"{n} {o}" for o, n in sorted(c.items()))] for s, c in suites.items()],
                         headers=["suite", "checks"], tablefmt="github"), ""]
     if rows:
-        md += ["## Measured vs target", "", tabulate(rows, headers=HEADERS, tablefmt="github", disable_numparse=True), ""]
+        table = tabulate(rows, headers=HEADERS, tablefmt="github", disable_numparse=True)
+        md += ["## Measured vs target", "", table, ""]
     if results.get("skips"):
         md += ["## Skipped checks", ""] + [f"- `{s['check']}`: {s['reason']}" for s in results["skips"]] + [""]
     base = results.get("baseline")

@@ -433,7 +433,8 @@ def judge_test(item, report, check: BaselineCheck, sess) -> list[Row]:
         return []
     rows = rows_of_check(check, item.nodeid, figures, session_ports(sess))
     for r in rows:
-        item.user_properties.append((f"{r.name}.baseline", f"{r.baseline:.6g}" if _finite(r.baseline) else str(r.baseline)))
+        shown = f"{r.baseline:.6g}" if _finite(r.baseline) else str(r.baseline)
+        item.user_properties.append((f"{r.name}.baseline", shown))
         item.user_properties.append((f"{r.name}.baseline_change", pct(r.change)))
     regressed = [r for r in rows if r.status == REGRESSION]
     if regressed:

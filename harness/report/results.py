@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from harness import __version__
+from harness.report import junit
+from harness.report.junit import INTERRUPTED_MESSAGE
 
 FORMAT = "dpdk-harness-results"
 FORMAT_VERSION = 2
@@ -23,7 +25,6 @@ FORMAT_VERSION = 2
 #: order of precedence when a test has several phase reports (setup, call, teardown)
 _OUTCOME_RANK = {"error": 5, "failed": 4, "xpassed": 3, "skipped": 2, "xfailed": 2, "passed": 1, "interrupted": 0,
                  "unknown": 0}
-INTERRUPTED_MESSAGE = "interrupted: the run was stopped during this check; it was not verified"
 _PCI_RE = re.compile(r"^[0-9a-fA-F]{4}:[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7]$")
 
 
@@ -122,8 +123,6 @@ def fresh(path: Path) -> bool:
 def tests_from_junit(path: Path | None, known: Iterable[str]) -> list[dict] | None:
     if path is None or not path.is_file() or not fresh(path):
         return None
-    from harness.report import junit
-
     try:
         return junit.testcases(path, known)
     except Exception:  # a junit.xml we cannot read: the other reports still get written
@@ -140,16 +139,6 @@ def dpdk_version() -> str:
         return probe.dpdk_version()
     except Exception as exc:
         return f"unknown ({exc})"
-
-
-def probe_fault() -> str | None:
-    try:
-        from harness import probe
-    except Exception:
-        return None
-    flags = getattr(probe, "FAULT_FLAGS", 0)
-    names = [name for name, bit in getattr(probe, "FAULTS", {}).items() if flags & bit]
-    return ", ".join(names) or None
 
 
 def _pci_details(addr: str, sys_root: str) -> dict[str, Any]:
@@ -170,7 +159,8 @@ def port_inventory(sess, sys_root: str = "/sys") -> list[dict[str, Any]]:
     ports: list[dict[str, Any]] = []
     seen: set[int] = set()
     closed = getattr(sess, "_closed", False)
-    topologies = list(getattr(sess, "topologies", {}).values()) if getattr(sess, "started", False) and not closed else []
+    started = getattr(sess, "started", False) and not closed
+    topologies = list(getattr(sess, "topologies", {}).values()) if started else []
     for topo in topologies:
         for port in topo.ports:
             if port.id in seen:
@@ -259,7 +249,7 @@ def build(sess, outcomes: dict[str, int], exit_status: int, inventory: dict[str,
         "finished": _dt.datetime.now(_dt.timezone.utc).astimezone().isoformat(timespec="seconds"),
         "exit_status": exit_status,
         "interrupted": exit_status == 2,
-        "probe_fault": probe_fault(),
+        "probe_fault": getattr(sess, "probe_fault", None),
         "outcomes": outcomes,
         "inventory": inv,
         "ports": port_inventory(sess, sys_root),

@@ -90,12 +90,14 @@ def bar_chart(title: str, bars: list[Bar], *, unit: str = "", reference: float |
             out.append(f'<rect x="{cx - bw / 2:.1f}" y="{yy:.1f}" width="{bw:.1f}" height="{top + ph - yy:.1f}" '
                        f'fill="{COLOURS[b.passed]}"><title>{escape(tip)}</title></rect>')
             above = max(b.value, b.hi) if b.hi is not None and math.isfinite(b.hi) else b.value
-            out.append(f'<text x="{cx:.1f}" y="{y(above) - 5:.1f}" text-anchor="middle" class="bv">{si(b.value)}</text>')
+            out.append(f'<text x="{cx:.1f}" y="{y(above) - 5:.1f}" text-anchor="middle" class="bv">'
+                       f'{si(b.value)}</text>')
         else:
             out.append(f'<text x="{cx:.1f}" y="{top + ph - 4:.1f}" text-anchor="middle" class="bv">n/a</text>')
         if b.lo is not None and b.hi is not None and math.isfinite(b.lo) and math.isfinite(b.hi):
             out.append(f'<path d="M{cx:.1f} {y(b.lo):.1f}V{y(b.hi):.1f}M{cx - 6:.1f} {y(b.lo):.1f}h12'
-                       f'M{cx - 6:.1f} {y(b.hi):.1f}h12" class="wh"><title>min {b.lo:.6g}, max {b.hi:.6g}</title></path>')
+                       f'M{cx - 6:.1f} {y(b.hi):.1f}h12" class="wh">'
+                       f'<title>min {b.lo:.6g}, max {b.hi:.6g}</title></path>')
         if b.target is not None and math.isfinite(b.target):
             ty = y(b.target)
             out.append(f'<line x1="{cx - slot * 0.45:.1f}" x2="{cx + slot * 0.45:.1f}" y1="{ty:.1f}" y2="{ty:.1f}" '

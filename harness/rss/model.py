@@ -415,7 +415,9 @@ def spread_problems(sp: Spread, *, min_p_value: float, max_ratio: float, setting
                  f"traffic) or configure queues.rx = 1")
     elif setting.flows < q or setting.flows == 1:
         need = MIN_FLOWS_PER_QUEUE * q
-        cause = (f"rss.flows = {setting.flows}: {'a single flow always lands on one queue' if setting.flows == 1 else f'{setting.flows} flows cannot cover {q} queues'}"
+        why = ("a single flow always lands on one queue" if setting.flows == 1
+               else f"{setting.flows} flows cannot cover {q} queues")
+        cause = (f"rss.flows = {setting.flows}: {why}"
                  f"{', so ' + empty_text if empty_text else ''}; raise rss.flows to at least {need} "
                  f"({MIN_FLOWS_PER_QUEUE} per queue; the default is 1024)")
     elif setting.reta and set(range(q)) - set(setting.reta):
@@ -430,7 +432,8 @@ def spread_problems(sp: Spread, *, min_p_value: float, max_ratio: float, setting
         cause = (f"rss.hash_functions = {list(setting.hash_functions)} do not cover IPv4/UDP, so the test flows are "
                  f"not hashed and all land on one queue; add 'udp' (4-tuple) or 'ipv4' (addresses)")
     else:
-        cause = (f"the hash ({setting.key_source}, {'addresses and ports' if setting.fields == 'l4' else 'addresses only'}"
+        fields = "addresses and ports" if setting.fields == "l4" else "addresses only"
+        cause = (f"the hash ({setting.key_source}, {fields}"
                  f") spreads these {setting.flows} flows unevenly"
                  f"{' and ' + empty_text if empty_text else ''}; try another rss.key, hash on ports too "
                  f"(hash_functions 'udp'/'tcp'), or send more flows (rss.flows)")

@@ -61,7 +61,8 @@ def softrss(flow: Flow, key: bytes = DEFAULT_KEY, *, l4: bool = True, be: bool =
 def hash_conf(port) -> tuple[int, bytes]:
     """(rss_hf, key) the port holds (rte_eth_dev_rss_hash_conf_get); ProbeUnsupportedError if it cannot say."""
     out = ffi.new("struct probe_rss_hash_conf *")
-    check(require_lib().probe_rss_hash_conf_get(port.id, out), f"rte_eth_dev_rss_hash_conf_get(port {port.id}, {port.driver})")
+    check(require_lib().probe_rss_hash_conf_get(port.id, out),
+          f"rte_eth_dev_rss_hash_conf_get(port {port.id}, {port.driver})")
     return out.rss_hf, bytes(out.key[0:out.key_len])
 
 
@@ -71,7 +72,8 @@ def hash_update(port, rss_hf: int, key: bytes = b"") -> None:
     if key:
         c.key[0:len(key)] = key
         c.key_len = len(key)
-    check(require_lib().probe_rss_hash_update(port.id, c), f"rte_eth_dev_rss_hash_update(port {port.id}, {port.driver})")
+    check(require_lib().probe_rss_hash_update(port.id, c),
+          f"rte_eth_dev_rss_hash_update(port {port.id}, {port.driver})")
 
 
 def reta_query(port, size: int | None = None) -> list[int]:
@@ -81,7 +83,8 @@ def reta_query(port, size: int | None = None) -> list[int]:
         raise ProbeUnsupportedError(errno.ENOTSUP, f"RETA of port {port.id} ({port.driver}): the device reports no "
                                         "redirection table (reta_size 0)")
     arr = ffi.new("uint16_t[]", size)
-    check(require_lib().probe_rss_reta_query(port.id, arr, size), f"rte_eth_dev_rss_reta_query(port {port.id}, {port.driver})")
+    check(require_lib().probe_rss_reta_query(port.id, arr, size),
+          f"rte_eth_dev_rss_reta_query(port {port.id}, {port.driver})")
     return list(arr)
 
 
@@ -98,7 +101,8 @@ def inject(topo, flows, count: int, *, first: int = 0, frame_size: int = 64) -> 
     tuples = flows if isinstance(flows, ffi.CData) else c_tuples(flows)
     n = len(tuples)
     path = f"/run/netns/{topo.netns}" if topo.netns else ""
-    return check(require_lib().probe_rss_inject(topo.kernel_if.encode(), path.encode(), tuples, n, first, count, frame_size),
+    lib = require_lib()
+    return check(lib.probe_rss_inject(topo.kernel_if.encode(), path.encode(), tuples, n, first, count, frame_size),
                  f"inject {count} frames of {n} flows on {topo.kernel_if}")
 
 

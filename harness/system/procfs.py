@@ -183,7 +183,9 @@ def processes_on(cpus: Iterable[int], *, proc_root: str = "/proc", exclude: Iter
     """Processes (their main thread's affinity) allowed on any of ``cpus``, as psutil's
     ``process_iter`` / ``cpu_affinity`` would list them, read from an injectable proc root."""
     want, skip = frozenset(cpus), set(exclude)
-    user, kernel, ran, total = [], [], [], 0
+    user: list[TaskInfo] = []
+    kernel: list[TaskInfo] = []
+    ran, total = [], 0
     for d in Path(proc_root).iterdir():
         if not d.name.isdigit() or int(d.name) in skip:
             continue

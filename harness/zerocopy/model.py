@@ -45,7 +45,7 @@ class Analysis:
 
 
 def _by_seq(trace, task, kind):
-    out = {}
+    out: dict[int, dict] = {}
     for r in trace:
         if r["task"] == task and r["kind"] == kind and r["seq"] != NOT_OURS:
             out.setdefault(r["seq"], r)
@@ -61,7 +61,8 @@ def analyse(trace: list[dict], *, fwd_where: str, wire_identity: bool) -> Analys
     hops = [Hop("forwarding stage", fwd_where)]
     pairs = [(fwd_rx, fwd_tx)]
     if wire_identity:
-        hops = [Hop("wire out", "generator tx -> forwarder rx")] + hops + [Hop("wire back", "forwarder tx -> receiver rx")]
+        hops = ([Hop("wire out", "generator tx -> forwarder rx")] + hops
+                + [Hop("wire back", "forwarder tx -> receiver rx")])
         pairs = [(sent, fwd_rx)] + pairs + [(fwd_tx, got)]
     a = Analysis(len(seqs), hops)
     for seq in seqs:

@@ -28,7 +28,7 @@ def test_cache_within_dpdk_limits(profile, harness, measure):
     measure("mempool_cache", mp.cache, unit="mbufs", target=mempool.RTE_MEMPOOL_CACHE_MAX_SIZE, op="<=",
             advice=verdict.advice or "none")
     if verdict.advice:
-        warnings.warn(f"mempool advice: {verdict.advice}")
+        warnings.warn(f"mempool advice: {verdict.advice}", stacklevel=2)
     assert verdict.ok, verdict.message
     assert harness.pool_error is None, (
         f"DPDK refused the profile's pool although the cache rule holds: {harness.pool_error}; "

@@ -46,7 +46,8 @@ def test_queue_depth_under_burst(rss_target, harness, pool, profile, measure):
         low = [i for i, n in enumerate(held) if n < q.rx_desc // 2]
         measure("rss_depth_min_held", min(held), unit="pkts", target=q.rx_desc // 2, op=">=")
         assert not low, (f"{rss_target.describe}: expected each rx queue to hold at least half its "
-                         f"{q.rx_desc} descriptors of a {BURST_PER_DESC}x burst, queues {low} held {[held[i] for i in low]}; "
+                         f"{q.rx_desc} descriptors of a {BURST_PER_DESC}x burst, queues {low} held "
+                         f"{[held[i] for i in low]}; "
                          "check that queues.rx_desc descriptors are posted (rx_free_thresh) and mbufs suffice "
                          "(mempool.mbufs)")
     recovery = rss.send_and_capture(rss_target.topo, harness.worker_lcores(), flows[: 4 * nq],

@@ -26,7 +26,8 @@ def test_reference_hash_matches_published_vectors_and_dpdk(eal):
                    "rte_softrss_be": rss.softrss(flow, rss.DEFAULT_KEY, l4=l4, be=True)}
             wrong = {k: f"{v:#010x}" for k, v in got.items() if v != want}
             assert not wrong, (f"{flow} ({'4-tuple' if l4 else 'addresses'}): expected the published hash "
-                               f"{want:#010x}, got {wrong}; the reference hash is broken, no RSS verdict can be trusted")
+                               f"{want:#010x}, got {wrong}; the reference hash is broken, no RSS verdict can be "
+                               "trusted")
     for flow in rss.harness_flows(64):
         assert rss.flow_hash(flow) == rss.softrss(flow), f"{flow}: the oracle and rte_softrss disagree"
 

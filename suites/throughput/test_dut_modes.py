@@ -14,9 +14,10 @@ def test_internal_loopback_returns_every_frame(harness, profile, worker, pool, s
     lpbk_mode; offer LOW_RATE_PPS for one trial and receive on the same port.
     Verify: the port runs the profile's lpbk_mode and every frame comes back. SKIP without such a NIC."""
     if not (profile.ports.nic_mode and profile.ports.loopback == "internal"):
-        pytest.skip(f"needs one NIC port in PMD internal loopback (ports.loopback = \"internal\", lpbk_mode > 0, "
-                    f"--nic PCI, e.g. profiles/nic-internal-loopback.toml); this run tests "
-                    f"{'NIC ports with loopback ' + repr(profile.ports.loopback) if profile.ports.nic_mode else 'vdev topology ' + profile.ports.topology}")
+        pytest.skip("needs one NIC port in PMD internal loopback (ports.loopback = \"internal\", lpbk_mode > 0, "
+                    "--nic PCI, e.g. profiles/nic-internal-loopback.toml); this run tests "
+                    + (f"NIC ports with loopback {profile.ports.loopback!r}" if profile.ports.nic_mode
+                       else f"vdev topology {profile.ports.topology}"))
     topo = harness.topology()
     port = topo.ports[0]
     assert topo.port_conf.lpbk_mode == profile.ports.lpbk_mode, (

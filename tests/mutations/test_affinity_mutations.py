@@ -39,7 +39,7 @@ BOOT_RETRY_S = 5.0
 def run(tmp_path, *args, profile=None):
     """The suite in a child pytest; one retry when EAL could not get its hugepages (another run on a
     shared host holds them), then the child's verdicts, each one required to be there."""
-    for attempt in range(2):
+    for _attempt in range(2):
         res = run_suite(tmp_path, SUITE, *args, profile=profile)
         if res.verdicts or not (BOOT_ENOMEM in res.output and "Cannot allocate memory" in res.output):
             break
