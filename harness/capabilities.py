@@ -3,17 +3,10 @@ from __future__ import annotations
 
 import glob
 
+from harness import registry
 from harness.errors import UsageError
 
-KNOWN = {
-    "wire": "two ports joined so that what one sends the other receives (ring wire, loopback cable)",
-    "payload": "received mbufs carry the frames that were sent",
-    "multi_queue": "more than one rx queue",
-    "rss_hash": "the device computes an RSS hash and has a redirection table",
-    "rss_reta": "the device's redirection table can be read and reprogrammed",
-    "kernel_fed": "frames are fed from the kernel side (tap, af_packet)",
-    "numa": "more than one NUMA node on the host",
-}
+KNOWN = registry.CAPABILITIES  # harness/registry.py: the one list
 
 
 def numa_nodes(sys_root: str = "/sys") -> int:
@@ -26,9 +19,11 @@ def missing(topo, cap: str) -> str | None:
         raise UsageError(f"@pytest.mark.requires({cap!r}): unknown capability; known: {', '.join(KNOWN)}")
     dev = topo.describe_ports()
     if cap == "wire":
-        if topo.kind in ("ring_wire",) or (topo.kind == "nic" and len(topo.ports) >= 2):
+        kind = registry.TOPOLOGIES.get(topo.kind)
+        if (kind is not None and kind.wire) or (topo.kind == "nic" and len(topo.ports) >= 2):
             return None
-        return f"{dev}: no wire between two ports ({topo.kind}); use --vdev ring_wire or a NIC pair with a cable"
+        wires = ", ".join(t.name for t in registry.TOPOLOGIES.values() if t.wire)
+        return f"{dev}: no wire between two ports ({topo.kind}); use --dpdk-vdev {wires} or a NIC pair with a cable"
     if cap == "payload":
         return topo.notes.get("payload") and f"{dev}: {topo.notes['payload']}"
     if cap == "multi_queue":

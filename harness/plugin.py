@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from harness import __version__, capabilities, fixtures, report
+from harness import __version__, fixtures, registry, report
 from harness.errors import HarnessError
 from harness.profile import check_host, default_profile_path, load_profile
 from harness.report import baseline
@@ -32,7 +32,7 @@ def pytest_addoption(parser):
                 help="PCI address of a NIC to qualify (repeat for a port pair); it is bound to vfio-pci "
                      "for the run and given back at exit. Refused if its netdev has addresses or routes.")
     g.addoption("--dpdk-vdev", "--vdev", dest="vdev", metavar="TOPOLOGY", default=None,
-                help="virtual-device topology when no --nic: null_pair, ring_wire, tap, af_packet, pcap "
+                help=f"virtual-device topology when no --nic: {registry.topology_names()} "
                      "(default: the profile's ports.topology)")
     g.addoption("--dpdk-profile", dest="profile", metavar="PATH", default=None,
                 help="deployment profile (TOML); default profiles/vdev.toml "
@@ -100,7 +100,7 @@ def _interrupt(signum, frame):
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config):
     config.addinivalue_line("markers", "requires(*capabilities): SKIP unless the ports under test have them "
-                                       "(wire, payload, multi_queue, rss_hash, rss_reta, kernel_fed, numa)")
+                                       f"({', '.join(registry.CAPABILITIES)})")
     config.addinivalue_line("markers", "allow_mbuf_leak: the test leaves mbufs in use on purpose")
     if hasattr(config, "workerinput"):
         return
@@ -213,11 +213,11 @@ def pytest_collection_modifyitems(config, items):
     """An unknown capability in @pytest.mark.requires is a usage error, before anything boots."""
     for item in items:
         for mark in item.iter_markers("requires"):
-            unknown = [c for c in mark.args if c not in capabilities.KNOWN]
+            unknown = [c for c in mark.args if c not in registry.CAPABILITIES]
             if unknown:
                 raise pytest.UsageError(
                     f"{item.nodeid}: @pytest.mark.requires({unknown[0]!r}): unknown capability; "
-                    f"known: {', '.join(capabilities.KNOWN)}")
+                    f"known: {', '.join(registry.CAPABILITIES)}")
 
 
 @pytest.hookimpl(wrapper=True)

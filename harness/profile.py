@@ -26,6 +26,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness import registry
 from harness.errors import ProfileError, UsageError
 from harness.frames import line_rate_pps  # frame size + 20 bytes of preamble and gap
 from harness.system.pci import normalize_pci
@@ -58,7 +59,7 @@ __all__ = [
     "parse_profile",
 ]
 
-TOPOLOGIES = ("null_pair", "ring_wire", "tap", "af_packet", "pcap")
+TOPOLOGIES = tuple(registry.TOPOLOGIES)  # harness/registry.py: the one list
 LOOPBACKS = ("none", "cable", "internal")
 LOG_LEVELS = ("emerg", "alert", "crit", "err", "warning", "notice", "info", "debug")
 RSS_HASH_FUNCTIONS = (
@@ -163,7 +164,7 @@ class EalConfig:
 
 @dataclass(frozen=True)
 class PortsConfig:
-    topology: str = "ring_wire"
+    topology: str = registry.DEFAULT_TOPOLOGY
     pci: tuple[str, ...] = ()
     loopback: str = "none"
     lpbk_mode: int = 0

@@ -10,28 +10,20 @@ from __future__ import annotations
 import os
 import pathlib
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from harness import probe
 from harness.errors import ProbeError, ProbeUnsupportedError, UsageError
 from harness.probe import Mempool, Port, PortConf
 from harness.profile import Profile
-
-# what each vdev kind can do, and why not when it cannot (reasons end up in SKIP messages)
-KIND_NOTES = {
-    "null_pair": "net_null source and sink: rx makes empty 64-byte mbufs, tx frees them",
-    "ring_wire": "two net_ring ports joined by rte_rings: what A sends, B receives (same mbufs)",
-    "tap": "net_tap fed from its kernel side; the kernel's flow hash picks the queue",
-    "af_packet": "net_af_packet with qpairs on a veth whose peer is in a harness netns; fanout hash picks the queue",
-    "pcap": "net_pcap replaying a capture the harness wrote",
-}
-
-PORTS_PER_TOPOLOGY = {"null_pair": 2, "ring_wire": 2, "tap": 1, "af_packet": 1, "pcap": 1}
+from harness.registry import TOPOLOGIES, topology_names
 
 
 def profile_port_count(profile: Profile) -> int:
     """Ports the profile's deployment uses: its NICs, or its vdev topology's ports."""
-    return len(profile.ports.pci) if profile.ports.nic_mode else PORTS_PER_TOPOLOGY[profile.ports.topology]
+    return len(profile.ports.pci) if profile.ports.nic_mode else TOPOLOGIES[profile.ports.topology].ports
 
 
 _counter = iter(range(1_000_000))
@@ -52,7 +44,7 @@ def _disable_ipv6(ifname: str) -> None:
 
 @dataclass
 class Topology:
-    kind: str                       # one of profile.TOPOLOGIES, or "nic"
+    kind: str                       # a name in registry.TOPOLOGIES, or "nic"
     ports: list[Port]
     description: str
     wire: str | None = None         # ring wire name
@@ -158,63 +150,81 @@ def apply_profile_reta(topo: Topology, profile: Profile) -> list[str]:
     return notes
 
 
+def _null_pair(kind: str, sid: str, nq: int, profile: Profile, journal) -> Topology:
+    names = [f"net_null_dh{sid}s", f"net_null_dh{sid}k"]
+    ports: list[Port] = []
+    try:
+        for name in names:
+            # copy=0: the source hands out mbufs without writing them, the sink frees them
+            ports.append(probe.vdev_create(name, "copy=0"))
+    except ProbeError:
+        for name in names[: len(ports)]:
+            probe.vdev_destroy(name)
+        raise
+    ports[0].role, ports[1].role = "source", "sink"
+    return Topology(kind, ports, TOPOLOGIES[kind].description, vdevs=names,
+                    notes={"payload": "net_null delivers mbufs without packet data"})
+
+
+def _ring_wire(kind: str, sid: str, nq: int, profile: Profile, journal) -> Topology:
+    wire = f"dhw{sid}"
+    a, b = probe.ring_wire_create(wire, queues=nq, ring_size=max(1024, profile.queues.rx_desc))
+    return Topology(kind, [a, b], TOPOLOGIES[kind].description, wire=wire)
+
+
+def _tap(kind: str, sid: str, nq: int, profile: Profile, journal) -> Topology:
+    ifname = f"dhtap{sid}"[:15]
+    name = f"net_tap_dh{sid}"
+    journal.record("link", name=ifname, netns=None)  # the kernel drops it with the fd; belt and braces
+    port = probe.vdev_create(name, f"iface={ifname}")
+    port.role = "tap"
+    _disable_ipv6(ifname)
+    return Topology(kind, [port], TOPOLOGIES[kind].description, kernel_if=ifname, vdevs=[name], device_rss=False,
+                    notes={"rss_hash": "net_tap RSS needs rte_flow (multiq qdisc), off on this kernel;"
+                                       " the kernel's flow hash spreads instead"})
+
+
+def _af_packet(kind: str, sid: str, nq: int, profile: Profile, journal) -> Topology:
+    from harness.system import netns as netns_mod
+    ns = f"dh{os.getpid()}"
+    host_if, peer_if = f"dhv{sid}a"[:15], f"dhv{sid}b"[:15]
+    if not pathlib.Path(f"/run/netns/{ns}").exists():
+        netns_mod.create_netns(journal, ns)
+    netns_mod.create_veth_pair(journal, host_if, peer_if, ns)
+    name = f"net_af_packet_dh{sid}"
+    port = probe.vdev_create(name, f"iface={host_if},qpairs={nq},qdisc_bypass=0")
+    port.role = "af_packet"
+    return Topology(kind, [port], TOPOLOGIES[kind].description, kernel_if=peer_if, netns=ns, vdevs=[name],
+                    device_rss=False,
+                    notes={"rss_hash": "net_af_packet delivers no RSS hash; PACKET_FANOUT_HASH spreads instead"})
+
+
+def _pcap(kind: str, sid: str, nq: int, profile: Profile, journal) -> Topology:
+    tmp = tempfile.mkdtemp(prefix="dh-pcap-")
+    journal.record("dir", path=tmp)
+    src = os.path.join(tmp, "in.pcap")
+    frames = max(1024, profile.rss.flows)
+    probe.write_pcap(src, frames, flows=profile.rss.flows, frame_size=64)
+    name = f"net_pcap_dh{sid}"
+    port = probe.vdev_create(name, f"rx_pcap={src},tx_pcap={os.path.join(tmp, 'out.pcap')}")
+    port.role = "pcap"
+    return Topology(kind, [port], TOPOLOGIES[kind].description, pcap_frames=frames, vdevs=[name],
+                    notes={"rss_hash": "net_pcap reports no RSS hash",
+                           "multi_queue": "net_pcap replays one file per queue"})
+
+
+#: how each topology of harness/registry.py is built
+BUILDERS: dict[str, Callable[[str, str, int, Profile, Any], Topology]] = {
+    "null_pair": _null_pair, "ring_wire": _ring_wire, "tap": _tap, "af_packet": _af_packet, "pcap": _pcap,
+}
+
+
 def build(kind: str, profile: Profile, journal, *, queues: int | None = None) -> Topology:
     """Create the vdevs (and kernel objects) of one topology; ports are not configured yet."""
-    sid = _short_id()
+    if kind not in BUILDERS:
+        raise UsageError(f"--vdev: {kind!r} is not a topology; choose one of {topology_names()}")
     nq = queues or max(profile.queues.rx, profile.queues.tx)
-    if kind == "null_pair":
-        names = [f"net_null_dh{sid}s", f"net_null_dh{sid}k"]
-        ports = []
-        try:
-            for name in names:
-                # copy=0: the source hands out mbufs without writing them, the sink frees them
-                ports.append(probe.vdev_create(name, "copy=0"))
-        except ProbeError:
-            for name in names[: len(ports)]:
-                probe.vdev_destroy(name)
-            raise
-        ports[0].role, ports[1].role = "source", "sink"
-        return Topology(kind, ports, KIND_NOTES[kind], vdevs=names,
-                        notes={"payload": "net_null delivers mbufs without packet data"})
-    if kind == "ring_wire":
-        wire = f"dhw{sid}"
-        a, b = probe.ring_wire_create(wire, queues=nq, ring_size=max(1024, profile.queues.rx_desc))
-        return Topology(kind, [a, b], KIND_NOTES[kind], wire=wire)
-    if kind == "tap":
-        ifname = f"dhtap{sid}"[:15]
-        name = f"net_tap_dh{sid}"
-        journal.record("link", name=ifname, netns=None)  # the kernel drops it with the fd; belt and braces
-        port = probe.vdev_create(name, f"iface={ifname}")
-        port.role = "tap"
-        _disable_ipv6(ifname)
-        return Topology(kind, [port], KIND_NOTES[kind], kernel_if=ifname, vdevs=[name], device_rss=False,
-                        notes={"rss_hash": "net_tap RSS needs rte_flow (multiq qdisc), off on this kernel;"
-                                           " the kernel's flow hash spreads instead"})
-    if kind == "af_packet":
-        from harness.system import netns as netns_mod
-        ns = f"dh{os.getpid()}"
-        host_if, peer_if = f"dhv{sid}a"[:15], f"dhv{sid}b"[:15]
-        if not pathlib.Path(f"/run/netns/{ns}").exists():
-            netns_mod.create_netns(journal, ns)
-        netns_mod.create_veth_pair(journal, host_if, peer_if, ns)
-        name = f"net_af_packet_dh{sid}"
-        port = probe.vdev_create(name, f"iface={host_if},qpairs={nq},qdisc_bypass=0")
-        port.role = "af_packet"
-        return Topology(kind, [port], KIND_NOTES[kind], kernel_if=peer_if, netns=ns, vdevs=[name], device_rss=False,
-                        notes={"rss_hash": "net_af_packet delivers no RSS hash; PACKET_FANOUT_HASH spreads instead"})
-    if kind == "pcap":
-        tmp = tempfile.mkdtemp(prefix="dh-pcap-")
-        journal.record("dir", path=tmp)
-        src = os.path.join(tmp, "in.pcap")
-        frames = max(1024, profile.rss.flows)
-        probe.write_pcap(src, frames, flows=profile.rss.flows, frame_size=64)
-        name = f"net_pcap_dh{sid}"
-        port = probe.vdev_create(name, f"rx_pcap={src},tx_pcap={os.path.join(tmp, 'out.pcap')}")
-        port.role = "pcap"
-        return Topology(kind, [port], KIND_NOTES[kind], pcap_frames=frames, vdevs=[name],
-                        notes={"rss_hash": "net_pcap reports no RSS hash",
-                               "multi_queue": "net_pcap replays one file per queue"})
-    raise UsageError(f"--vdev: {kind!r} is not a topology; choose one of null_pair, ring_wire, tap, af_packet, pcap")
+    return BUILDERS[kind](kind, _short_id(), nq, profile, journal)
 
 
 def nic_ports(profile: Profile) -> Topology:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from harness import rss
+from harness import registry, rss
 from harness.stash import SESSION_KEY
 
 PKTS_PER_FLOW = 4
@@ -27,7 +27,8 @@ MAX_SPREAD_PKTS = 200_000
 def pytest_generate_tests(metafunc):
     if "rss_kind" in metafunc.fixturenames:
         nic = metafunc.config.stash[SESSION_KEY].profile.ports.nic_mode
-        metafunc.parametrize("rss_kind", ["nic"] if nic else ["tap", "af_packet"])
+        kernel_fed = [t.name for t in registry.TOPOLOGIES.values() if t.kernel_fed]
+        metafunc.parametrize("rss_kind", ["nic"] if nic else kernel_fed)
 
 
 @dataclass

@@ -15,7 +15,7 @@ AREAS = ("rss", "perf", "affinity", "mempool", "zerocopy")
 
 #: layers, lowest first: a module imports only modules of its own layer or a lower one
 LAYERS = [
-    {"harness", "harness.errors", "harness.frames", "harness.area"},
+    {"harness", "harness.errors", "harness.frames", "harness.area", "harness.registry"},
     {"harness.system.*"},
     {"harness.profile", "harness.probe", "harness.capabilities"},
     {"harness.topology"} | {f"harness.{a}.model" for a in AREAS},
@@ -123,3 +123,13 @@ def test_only_the_probe_face_and_native_modules_call_lib():
 def test_each_area_is_a_package_with_a_model(area):
     assert (HARNESS / area / "model.py").is_file(), f"harness/{area}/model.py is missing"
     assert not (HARNESS / f"{area}.py").exists(), f"harness/{area}.py shadows the harness/{area}/ package"
+
+
+def test_every_registered_topology_has_a_builder_and_a_readme_row():
+    from harness import registry, topology
+
+    assert set(topology.BUILDERS) == set(registry.TOPOLOGIES), (
+        "harness/registry.py TOPOLOGIES and harness/topology.py BUILDERS differ: give each topology both")
+    readme = (ROOT / "README.md").read_text()
+    missing = [name for name in registry.TOPOLOGIES if f"| `{name}`" not in readme]
+    assert not missing, f"README.md's topology table lacks {missing}: add a row for each"

@@ -1,0 +1,49 @@
+"""The one list of vdev topologies and the one list of capabilities.
+
+Read by the profile validator (``ports.topology``), the plugin (``--dpdk-vdev`` help, the
+``requires`` marker), capabilities.py (SKIP reasons), topology.py (what ``build`` makes) and the
+suites. Adding a topology: an entry here and its builder in topology.py (see README, "Extending").
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class TopologyKind:
+    name: str
+    ports: int              # ports it gives: 2 = a tx and an rx port, 1 = one port both ways
+    description: str        # what it is (shown in SKIP reasons and the report)
+    wire: bool = False      # what one port sends, the other receives: the same mbufs
+    kernel_fed: bool = False  # frames come from the kernel side; the kernel's hash picks the queue
+
+
+TOPOLOGIES: dict[str, TopologyKind] = {t.name: t for t in (
+    TopologyKind("null_pair", 2, "net_null source and sink: rx makes empty 64-byte mbufs, tx frees them"),
+    TopologyKind("ring_wire", 2, "two net_ring ports joined by rte_rings: what A sends, B receives (same mbufs)",
+                 wire=True),
+    TopologyKind("tap", 1, "net_tap fed from its kernel side; the kernel's flow hash picks the queue",
+                 kernel_fed=True),
+    TopologyKind("af_packet", 1, "net_af_packet with qpairs on a veth whose peer is in a harness netns; fanout "
+                 "hash picks the queue", kernel_fed=True),
+    TopologyKind("pcap", 1, "net_pcap replaying a capture the harness wrote"),
+)}
+DEFAULT_TOPOLOGY = "ring_wire"
+
+
+def topology_names() -> str:
+    """``null_pair, ring_wire, ...`` for help texts and error messages."""
+    return ", ".join(TOPOLOGIES)
+
+
+#: what ``@pytest.mark.requires(...)`` may ask for; a device without it SKIPs with the reason
+CAPABILITIES: dict[str, str] = {
+    "wire": "two ports joined so that what one sends the other receives (ring wire, loopback cable)",
+    "payload": "received mbufs carry the frames that were sent",
+    "multi_queue": "more than one rx queue",
+    "rss_hash": "the device computes an RSS hash and has a redirection table",
+    "rss_reta": "the device's redirection table can be read and reprogrammed",
+    "kernel_fed": "frames are fed from the kernel side ("
+                  + ", ".join(t.name for t in TOPOLOGIES.values() if t.kernel_fed) + ")",
+    "numa": "more than one NUMA node on the host",
+}
