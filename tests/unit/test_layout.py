@@ -17,7 +17,7 @@ AREAS = ("rss", "perf", "affinity", "mempool", "zerocopy")
 LAYERS = [
     {"harness", "harness.errors", "harness.frames", "harness.area", "harness.registry"},
     {"harness.system.*"},
-    {"harness.profile", "harness.probe", "harness.capabilities"},
+    {"harness.profile", "harness.profile.*", "harness.probe", "harness.capabilities"},
     {"harness.topology"} | {f"harness.{a}.model" for a in AREAS},
     {"harness.traffic", "harness.session"} | {f"harness.{a}.native" for a in AREAS},
     {"harness.stash", "harness.fixtures"} | {f"harness.{a}.run" for a in AREAS} | {f"harness.{a}" for a in AREAS},
