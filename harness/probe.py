@@ -13,6 +13,7 @@ from typing import Iterable, Sequence
 
 from harness import __version__
 from harness.errors import DpdkUnavailableError, ProbeAlreadyError, UsageError, check
+from harness.profile import QueuesConfig
 
 try:
     from harness._probe import ffi, lib
@@ -89,26 +90,35 @@ def _struct_to_dict(obj, ctype: str) -> dict:
 # ---------------------------------------------------------------- EAL
 
 
+@dataclass(frozen=True)
+class RunConfig:
+    """Per-run settings every loop on a worker lcore takes from the session (one place), unless a caller
+    passes its own: ``burst`` is the profile's ``queues.burst``; ``faults`` are deliberate probe faults
+    (FAULTS bits, mutation tests only: --dpdk-probe-fault)."""
+    burst: int = QueuesConfig.burst
+    faults: int = 0
+
+
 class Eal:
     """The process's one EAL. ``Eal.boot(args)`` once; a second boot raises EALREADY."""
 
     _instance: "Eal | None" = None
     _lock = threading.Lock()
 
-    def __init__(self, args: Sequence[str], faults: int = 0):
+    def __init__(self, args: Sequence[str], run: RunConfig | None = None):
         self.args = list(args)
-        self.faults = faults  # deliberate probe faults (FAULTS bits) applied to every Run of this EAL
+        self.run = run or RunConfig()
         self._argv_keep = [ffi.new("char[]", a.encode()) for a in self.args]
         self._argv = ffi.new("char *[]", self._argv_keep + [ffi.NULL])
 
     @classmethod
-    def boot(cls, args: Sequence[str], *, faults: int = 0) -> "Eal":
-        """Boot EAL; ``faults`` (mutation tests only: --dpdk-probe-fault) make every Run misbehave."""
+    def boot(cls, args: Sequence[str], *, run: RunConfig | None = None) -> "Eal":
+        """Boot EAL; every loop of this process then takes its per-run settings from ``run``."""
         lib_ = require_lib()
         with cls._lock:
             if cls._instance is not None or lib_.probe_eal_initialized():
                 raise ProbeAlreadyError(114, "rte_eal_init: EAL is already initialised in this process")
-            eal = cls(args, faults)
+            eal = cls(args, run)
             check(lib_.probe_eal_init(len(eal.args), eal._argv), "rte_eal_init " + " ".join(eal.args))
             cls._instance = eal
             return eal
@@ -384,14 +394,24 @@ class RunStats:
 
 _ACTIVE_RUNS: "set[Run]" = set()
 
-#: deliberate faults by name (mutation tests: --dpdk-probe-fault), booted with Eal.boot(faults=...)
+#: deliberate faults by name (mutation tests: --dpdk-probe-fault), booted with Eal.boot(run=RunConfig(faults=...))
 FAULTS = {"leak-unsent": F_LEAK_UNSENT, "copy-fwd": F_COPY_FWD}
+
+
+def run_config() -> RunConfig:
+    """The booted EAL's per-run settings (the profile's defaults before boot)."""
+    eal = Eal.current()
+    return eal.run if eal is not None else RunConfig()
 
 
 def active_faults() -> int:
     """The FAULTS bits the booted EAL applies to every run (0 without EAL or faults)."""
-    eal = Eal.current()
-    return eal.faults if eal is not None else 0
+    return run_config().faults
+
+
+def burst_or_session(burst: int | None) -> int:
+    """``burst`` if a caller chose one, else the session's (the profile's ``queues.burst``)."""
+    return burst if burst is not None else run_config().burst
 
 
 def stop_all_runs() -> None:
@@ -413,13 +433,13 @@ def unregister_loop(loop) -> None:
 class Run:
     """A set of tasks looping on one worker lcore until stopped."""
 
-    def __init__(self, lcore: int, tasks: Sequence[Task], *, burst: int = 32, pool: Mempool | None = None,
+    def __init__(self, lcore: int, tasks: Sequence[Task], *, burst: int | None = None, pool: Mempool | None = None,
                  frame_size: int = 64, flows: int = 1, count: int = 0, rate_pps: int = 0, flags: int = 0,
                  trace: int = 0):
         if not tasks or len(tasks) > MAX_TASKS:
             raise UsageError(f"a run takes 1..{MAX_TASKS} tasks, got {len(tasks)}")
         c = ffi.new("struct probe_run_conf *")
-        c.lcore, c.burst, c.flags = lcore, burst, flags | active_faults()
+        c.lcore, c.burst, c.flags = lcore, burst_or_session(burst), flags | active_faults()
         c.pool = pool.handle if pool is not None else ffi.NULL
         c.frame_size, c.n_flows, c.gen_count, c.gen_rate_pps = frame_size, flows, count, int(rate_pps)
         c.n_tasks = len(tasks)

@@ -117,8 +117,10 @@ class HarnessSession:
             # EAL creates it; other DPDK processes may use it too: removed only once empty
             self.journal.record("empty_dir", path=RUNTIME_BASE)
         self.journal.record("dir", path=os.path.join(RUNTIME_BASE, self.file_prefix))
+        run = probe.RunConfig(burst=self.profile.queues.burst,
+                              faults=probe.FAULTS[self.probe_fault] if self.probe_fault else 0)
         self.eal = probe.Eal.boot(eal_args(self.profile, file_prefix=self.file_prefix, huge_dir=self.huge_dir),
-                                  faults=probe.FAULTS[self.probe_fault] if self.probe_fault else 0)
+                                  run=run)
         mp = self.profile.mempool
         try:
             self.pool = probe.Mempool("dh_pool", mp.mbufs, mp.cache, mp.data_room, mp.socket)

@@ -68,7 +68,7 @@ def _delivery(intended: int, st: RunStats, pending: int, seconds: float, drained
 
 
 def exchange(topo: Topology, lcore: int, pool: Mempool, count: int, *, flows: int = 1, frame_size: int = 64,
-             burst: int = 32, rate_pps: int = 0, timeout_s: float = 10.0, flags: int = 0) -> Delivery:
+             burst: int | None = None, rate_pps: int = 0, timeout_s: float = 10.0, flags: int = 0) -> Delivery:
     """Send ``count`` frames on topo.tx and receive on topo.rx (same lcore); wait until all arrived."""
     run = Run(lcore, [Task.gen(topo.tx)] + sink_tasks(topo), pool=pool, burst=burst, frame_size=frame_size,
               flows=flows, count=count, rate_pps=rate_pps, flags=flags)
@@ -87,7 +87,7 @@ def exchange(topo: Topology, lcore: int, pool: Mempool, count: int, *, flows: in
 
 
 def max_rate(topo: Topology, lcore: int, pool: Mempool, seconds: float, *, flows: int = 1, frame_size: int = 64,
-             burst: int = 32, warmup_s: float = 0.0) -> Delivery:
+             burst: int | None = None, warmup_s: float = 0.0) -> Delivery:
     """Offer as much as the loop can; rates over ``seconds`` after ``warmup_s``, loss over the whole
     run including what is drained from the wire after it stops."""
     run = Run(lcore, [Task.gen(topo.tx)] + sink_tasks(topo), pool=pool, burst=burst, frame_size=frame_size,

@@ -14,7 +14,7 @@ OUTSIDE_SAMPLE_S = 0.01  # how often /proc is read for where each worker last ra
 
 
 def observe_under_load(threads: Mapping[int, LcoreThread], traffic_lcore: int | None, tasks, seconds: float, *,
-                       pool=None, burst: int = 32, flows: int = 1, proc_root: str = "/proc") -> LoadSample:
+                       pool=None, burst: int | None = None, flows: int = 1, proc_root: str = "/proc") -> LoadSample:
     """Load every worker at once for ``seconds`` and watch each one.
 
     ``traffic_lcore`` runs ``tasks`` (a probe.Run, so busy-poll figures come from it); every other

@@ -11,6 +11,7 @@ from harness.perf.model import HIST_BUCKETS, MAX_FRAME, frame_pattern
 from harness.probe import (
     Mempool,
     Port,
+    burst_or_session,
     ffi,
     lib,
     register_loop,
@@ -66,12 +67,13 @@ class PerfTask:
 class PerfRun:
     """GEN / RECV / DUT tasks looping on one worker lcore until stopped (perf.c)."""
 
-    def __init__(self, lcore: int, tasks: Sequence[PerfTask], *, burst: int = 32, pool: Mempool | None = None,
+    def __init__(self, lcore: int, tasks: Sequence[PerfTask], *, burst: int | None = None,
+                 pool: Mempool | None = None,
                  tsc_hz: int = 0, gap_ns: int = GAP_NS):
         if not 1 <= len(tasks) <= 8:
             raise UsageError(f"a perf run takes 1..8 tasks, got {len(tasks)}")
         c = ffi.new("struct probe_perf_conf *")
-        c.lcore, c.burst, c.tsc_hz, c.gap_ns = lcore, burst, tsc_hz, gap_ns
+        c.lcore, c.burst, c.tsc_hz, c.gap_ns = lcore, burst_or_session(burst), tsc_hz, gap_ns
         c.pool = pool.handle if pool is not None else ffi.NULL
         c.n_tasks = len(tasks)
         for i, t in enumerate(tasks):

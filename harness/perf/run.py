@@ -46,12 +46,13 @@ class Tester:
     the intended one by more than max(0.1 %, 0.5 ms / duration) does not pass even without loss.
     """
 
-    def __init__(self, lcore: int, pool: Mempool, tx: Port, rx: Port, *, rx_queues: int = 1, burst: int = 32,
-                 flows: int = 1, frames=64, drain_s: float = 0.05, pending: Callable[[], int] | None = None,
+    def __init__(self, lcore: int, pool: Mempool, tx: Port, rx: Port, *, rx_queues: int = 1,
+                 burst: int | None = None, flows: int = 1, frames=64, drain_s: float = 0.05,
+                 pending: Callable[[], int] | None = None,
                  dut: CalibratedDut | None = None, dut_ports: tuple[Port, Port] | None = None,
                  grace_s: float = 0.002):
         self.lcore, self.pool, self.tx, self.rx = lcore, pool, tx, rx
-        self.rx_queues, self.burst, self.flows = rx_queues, burst, flows
+        self.rx_queues, self.burst, self.flows = rx_queues, probe.burst_or_session(burst), flows
         self.sizes, self.frames = frame_pattern(frames), frames_label(frames)
         self.drain_s, self.pending, self.grace_s = drain_s, pending, grace_s
         self.dut, self.dut_ports = dut, dut_ports
@@ -198,7 +199,8 @@ class DutPath:
     testpmd: "Testpmd | None" = None
     closers: list = field(default_factory=list)
 
-    def tester(self, lcore: int, pool: Mempool, *, burst: int, flows: int, frames, drain_s: float) -> Tester:
+    def tester(self, lcore: int, pool: Mempool, *, burst: int | None = None, flows: int, frames,
+               drain_s: float) -> Tester:
         return Tester(lcore, pool, self.tx, self.rx, rx_queues=self.rx_queues, burst=burst, flows=flows,
                       frames=frames, drain_s=drain_s, pending=self.pending)
 
@@ -213,7 +215,7 @@ class DutPath:
         return problems
 
 
-def memif_testpmd(pool: Mempool, journal, *, testpmd_cpu: int, burst: int = 32, rx_desc: int = 1024,
+def memif_testpmd(pool: Mempool, journal, *, testpmd_cpu: int, burst: int | None = None, rx_desc: int = 1024,
                   tx_desc: int = 1024, link_timeout_s: float = 10.0) -> DutPath:
     """An external DPDK application as the DUT: a ``net_memif`` server port in this process (through
     rte_vdev_init) and ``dpdk-testpmd`` in io mode as its memif client, forwarding what it receives
@@ -244,8 +246,9 @@ def memif_testpmd(pool: Mempool, journal, *, testpmd_cpu: int, burst: int = 32, 
         port.start()
         tp = Testpmd(lcores=f"0@{testpmd_cpu},1@{testpmd_cpu}", journal=journal,
                      vdevs=[f"net_memif0,role=client,{common}"],
-                     app_args=["--forward-mode=io", "--port-topology=loop", "--nb-cores=1", f"--burst={burst}",
-                               "--rxq=1", "--txq=1", f"--rxd={rx_desc}", f"--txd={tx_desc}", "--no-lsc-interrupt",
+                     app_args=["--forward-mode=io", "--port-topology=loop", "--nb-cores=1",
+                               f"--burst={probe.burst_or_session(burst)}", "--rxq=1", "--txq=1", f"--rxd={rx_desc}",
+                               f"--txd={tx_desc}", "--no-lsc-interrupt",
                                "--total-num-mbufs=16384"])
         path.closers.append(tp.close)
         tp.cmd("start")

@@ -21,6 +21,7 @@ class Section(Protocol):
 
     def get(self, name: str) -> Any: ...
 
+
 RSS_HASH_FUNCTIONS = (
     "ip", "ipv4", "ipv6", "tcp", "udp", "sctp",
     "ipv4-tcp", "ipv4-udp", "ipv6-tcp", "ipv6-udp", "l2-payload",

@@ -14,6 +14,7 @@ from typing import Sequence
 from harness.errors import ProbeUnsupportedError, UsageError, check
 from harness.probe import (
     _struct_to_dict,
+    burst_or_session,
     ffi,
     register_loop,
     require_lib,
@@ -146,13 +147,13 @@ class Capture:
     (queue, hash, has_hash, flow) into an array of ``max_pkts`` records; optionally sends frames
     of ``tx_flows`` from ``tx_port`` first or meanwhile."""
 
-    def __init__(self, lcore: int, port, queues: Sequence[int], *, max_pkts: int, burst: int = 32,
+    def __init__(self, lcore: int, port, queues: Sequence[int], *, max_pkts: int, burst: int | None = None,
                  tx_port=None, tx_queue: int = 0, tx_flows: Sequence[Flow] = (), tx_count: int = 0,
                  pool=None, frame_size: int = 64, rx_after_tx: bool = False):
         if not 0 < len(queues) <= MAX_QUEUES:
             raise UsageError(f"a capture polls 1..{MAX_QUEUES} queues, got {len(queues)}")
         c = ffi.new("struct probe_rss_capture_conf *")
-        c.lcore, c.port, c.burst, c.n_queues = lcore, port.id, burst, len(queues)
+        c.lcore, c.port, c.burst, c.n_queues = lcore, port.id, burst_or_session(burst), len(queues)
         for i, q in enumerate(queues):
             c.queues[i] = q
         self._pkts = ffi.new("struct probe_rss_pkt[]", max(1, max_pkts))

@@ -77,7 +77,7 @@ def _paced_inject(topo, flows, count, frame_size, caps, quiet_s) -> int:
 
 
 def send_and_capture(topo, lcores: Sequence[int], flows: Sequence[Flow], count: int, *, queues: int, pool=None,
-                     burst: int = 32, frame_size: int = 64, timeout_s: float = 5.0, burst_first: bool = False,
+                     burst: int | None = None, frame_size: int = 64, timeout_s: float = 5.0, burst_first: bool = False,
                      reset_stats: bool = False, quiet_s: float = 0.25) -> Delivery:
     """Send ``count`` frames of ``flows`` into ``topo`` and capture every rx queue.
 
