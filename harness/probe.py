@@ -9,7 +9,7 @@ import dataclasses
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 from harness import __version__
 from harness.errors import DpdkUnavailableError, ProbeAlreadyError, UsageError, check
@@ -430,8 +430,61 @@ def unregister_loop(loop) -> None:
     _ACTIVE_RUNS.discard(loop)
 
 
-class Run:
+class Loop:
+    """A job looping on a worker lcore (Run here; PerfRun, Capture and Spin in the areas' native.py):
+    registered for teardown once launched, stopped once (``stop()`` is idempotent), then freed."""
+
+    #: the probe's calls for this kind of job, its handle type and its stats struct
+    START = STATS = STOP = FREE = HANDLE = STATS_STRUCT = ""
+    what = "loop"           # in messages: "stop {what} on lcore N"
+    lcore: int
+    _h: Any
+    _final: Any
+
+    def _launch(self, lcore: int, *args: Any) -> None:
+        """Start the job (``START(*args, &handle)``) and register it for teardown."""
+        out = ffi.new(f"{self.HANDLE} **")
+        check(getattr(require_lib(), self.START)(*args, out), f"launch {self.what} on lcore {lcore}")
+        self.lcore, self._h, self._final = lcore, out[0], None
+        # stop_all_runs (session teardown, Ctrl-C) stops it: a loop left running hangs rte_eal_cleanup
+        register_loop(self)
+
+    def _read_stats(self) -> Any:
+        """The job's live stats struct (``STATS(handle, &stats)``)."""
+        st = ffi.new(f"{self.STATS_STRUCT} *")
+        check(getattr(require_lib(), self.STATS)(self._h, st), f"{self.what} stats on lcore {self.lcore}")
+        return st
+
+    def stats(self) -> Any:
+        raise NotImplementedError
+
+    def _collect(self) -> Any:
+        """The final result, read between stop and free."""
+        return self.stats()
+
+    def stop(self) -> Any:
+        """Stop the loop (idempotent) and return its final result."""
+        if self._final is None:
+            lib_ = require_lib()
+            check(getattr(lib_, self.STOP)(self._h), f"stop {self.what} on lcore {self.lcore}")
+            self._final = self._collect()
+            check(getattr(lib_, self.FREE)(self._h), f"{self.what} free")
+            self._h = ffi.NULL
+            unregister_loop(self)
+        return self._final
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+class Run(Loop):
     """A set of tasks looping on one worker lcore until stopped."""
+
+    START, STATS, STOP, FREE = "probe_run_start", "probe_run_stats", "probe_run_stop", "probe_run_free"
+    HANDLE, STATS_STRUCT, what = "probe_run", "struct probe_run_stats", "run"
 
     def __init__(self, lcore: int, tasks: Sequence[Task], *, burst: int | None = None, pool: Mempool | None = None,
                  frame_size: int = 64, flows: int = 1, count: int = 0, rate_pps: int = 0, flags: int = 0,
@@ -448,20 +501,14 @@ class Run:
         self._trace = ffi.new("struct probe_trace_rec[]", trace) if trace else ffi.NULL  # alive while C writes
         c.trace, c.trace_len = self._trace, trace
         self.conf = c
-        self.lcore = lcore
         self.tasks = list(tasks)
         self._pool = pool  # keep alive while C may use it
-        out = ffi.new("probe_run **")
-        check(require_lib().probe_run_start(c, out), f"launch run on lcore {lcore}")
-        self._h = out[0]
-        self._final: RunStats | None = None
-        _ACTIVE_RUNS.add(self)
+        self._launch(lcore, c)
 
     def stats(self) -> RunStats:
         if self._final is not None:
             return self._final
-        st = ffi.new("struct probe_run_stats *")
-        check(lib.probe_run_stats(self._h, st), "run stats")
+        st = self._read_stats()
         tasks = [_struct_to_dict(st.task[i], "struct probe_task_stats") for i in range(st.n_tasks)]
         hz = st.tsc_hz or 1
         return RunStats(tsc_hz=st.tsc_hz, elapsed_s=(st.tsc_last - st.tsc_start) / hz if st.tsc_hz else 0.0,
@@ -480,20 +527,7 @@ class Run:
         return bool(check(lib.probe_run_wait(self._h, int(timeout_s * 1000)), "run wait"))
 
     def stop(self) -> RunStats:
-        """Stop the loop (idempotent) and return its final counters."""
-        if self._final is None:
-            check(lib.probe_run_stop(self._h), f"stop run on lcore {self.lcore}")
-            self._final = self.stats()
-            check(lib.probe_run_free(self._h), "run free")
-            self._h = ffi.NULL
-            _ACTIVE_RUNS.discard(self)
-        return self._final
-
-    def __enter__(self) -> "Run":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
+        return super().stop()
 
 
 def run_for(seconds: float, lcore: int, tasks: Sequence[Task], **kw) -> RunStats:

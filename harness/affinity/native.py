@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from harness.affinity.model import ROLES, LcoreThread
 from harness.errors import check
-from harness.probe import ffi, register_loop, require_lib, unregister_loop
+from harness.probe import Loop, ffi, require_lib
 from harness.system.procfs import mask_to_cpus, read_thread
 
 
@@ -68,42 +68,22 @@ class SpinStats:
     running: bool
 
 
-class Spin:
+class Spin(Loop):
     """A busy loop on a worker lcore that polls nothing (harness/native/affinity.c)."""
 
-    def __init__(self, lcore: int):
+    START, STATS, STOP, FREE = "probe_spin_start", "probe_spin_stats", "probe_spin_stop", "probe_spin_free"
+    HANDLE, STATS_STRUCT, what = "probe_spin", "struct probe_spin_stats", "the spin loop"
 
-        lib = require_lib()
-        out = ffi.new("probe_spin **")
-        check(lib.probe_spin_start(lcore, out), f"launch a spin loop on lcore {lcore}")
-        self.lcore, self._h, self._final = lcore, out[0], None
-        # probe.stop_all_runs() (session teardown, Ctrl-C) stops whatever is in this set by
-        # calling .stop(): a loop left running would hang rte_eal_cleanup
-        register_loop(self)
+    def __init__(self, lcore: int):
+        self._launch(lcore, lcore)
 
     def stats(self) -> SpinStats:
         if self._final is not None:
             return self._final
-        lib = require_lib()
-        st = ffi.new("struct probe_spin_stats *")
-        check(lib.probe_spin_stats(self._h, st), f"spin stats on lcore {self.lcore}")
+        st = self._read_stats()
         return SpinStats(tid=st.tid, elapsed_s=(st.tsc_last - st.tsc_start) / st.tsc_hz if st.tsc_hz else 0.0,
                          loops=st.loops, samples=st.samples, cpu_first=st.cpu_first, cpu_last=st.cpu_last,
                          migrations=st.migrations, cpus_seen=mask_to_cpus(st.cpus_seen), running=bool(st.running))
 
     def stop(self) -> SpinStats:
-        if self._final is None:
-
-            lib = require_lib()
-            check(lib.probe_spin_stop(self._h), f"stop the spin loop on lcore {self.lcore}")
-            self._final = self.stats()
-            check(lib.probe_spin_free(self._h), "spin free")
-            self._h = ffi.NULL
-            unregister_loop(self)
-        return self._final
-
-    def __enter__(self) -> "Spin":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
+        return super().stop()

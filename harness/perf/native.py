@@ -9,14 +9,13 @@ from typing import Sequence
 from harness.errors import UsageError, check
 from harness.perf.model import HIST_BUCKETS, MAX_FRAME, frame_pattern
 from harness.probe import (
+    Loop,
     Mempool,
     Port,
     burst_or_session,
     ffi,
     lib,
-    register_loop,
     require_lib,
-    unregister_loop,
 )
 
 # ---------------------------------------------------------------- runs on worker lcores
@@ -64,8 +63,11 @@ class PerfTask:
                    cost_cycles=int(cost_cycles), dut_queue=int(queue), flags=flags, gen_task=scheduled_by or 0)
 
 
-class PerfRun:
+class PerfRun(Loop):
     """GEN / RECV / DUT tasks looping on one worker lcore until stopped (perf.c)."""
+
+    START, STATS, STOP, FREE = "probe_perf_start", "probe_perf_stats", "probe_perf_stop", "probe_perf_free"
+    HANDLE, STATS_STRUCT, what = "probe_perf", "struct probe_perf_stats", "perf run"
 
     def __init__(self, lcore: int, tasks: Sequence[PerfTask], *, burst: int | None = None,
                  pool: Mempool | None = None,
@@ -84,20 +86,15 @@ class PerfRun:
             ct.n_flows = t.flows
             ct.n_sizes = len(t.sizes)
             ct.sizes[0:len(t.sizes)] = list(t.sizes)
-        self.conf, self.lcore, self.tasks, self._pool = c, lcore, list(tasks), pool
-        out = ffi.new("probe_perf **")
-        check(require_lib().probe_perf_start(c, out), f"launch perf run on lcore {lcore}")
-        self._h = out[0]
-        self._final: dict | None = None
+        self.conf, self.tasks, self._pool = c, list(tasks), pool
         self._hists: dict[int, list[int]] = {}
-        register_loop(self)
+        self._launch(lcore, c)
 
     def stats(self) -> dict:
         """Counters: tsc_hz, elapsed_s, loops, running, gen_done and ``tasks`` (one dict per task)."""
         if self._final is not None:
             return self._final
-        st = ffi.new("struct probe_perf_stats *")
-        check(lib.probe_perf_stats(self._h, st), "perf run stats")
+        st = self._read_stats()
         tasks = []
         for i in range(st.n_tasks):
             t = st.task[i]
@@ -117,23 +114,14 @@ class PerfRun:
     def wait_generated(self, timeout_s: float) -> bool:
         return bool(check(lib.probe_perf_wait(self._h, int(timeout_s * 1000)), "perf run wait"))
 
+    def _collect(self) -> dict:
+        final = self.stats()
+        self._hists = {i: self.hist(i) for i, t in enumerate(self.tasks) if t.role == ROLE_RECV}
+        return final
+
     def stop(self) -> dict:
         """Stop the loop (idempotent) and return its final counters."""
-        if self._final is None:
-            check(lib.probe_perf_stop(self._h), f"stop perf run on lcore {self.lcore}")
-            final = self.stats()
-            self._hists = {i: self.hist(i) for i, t in enumerate(self.tasks) if t.role == ROLE_RECV}
-            self._final = final
-            check(lib.probe_perf_free(self._h), "perf run free")
-            self._h = ffi.NULL
-            unregister_loop(self)
-        return self._final
-
-    def __enter__(self) -> "PerfRun":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
+        return super().stop()
 
 
 _MEASURED_HZ: int | None = None

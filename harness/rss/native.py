@@ -13,12 +13,11 @@ from typing import Sequence
 
 from harness.errors import ProbeUnsupportedError, UsageError, check
 from harness.probe import (
+    Loop,
     _struct_to_dict,
     burst_or_session,
     ffi,
-    register_loop,
     require_lib,
-    unregister_loop,
 )
 from harness.rss.model import DEFAULT_KEY, Flow
 
@@ -142,10 +141,14 @@ class CaptureResult:
         return out
 
 
-class Capture:
+class Capture(Loop):
     """The capture loop on one worker lcore: polls ``queues`` of ``port``, records every packet
     (queue, hash, has_hash, flow) into an array of ``max_pkts`` records; optionally sends frames
     of ``tx_flows`` from ``tx_port`` first or meanwhile."""
+
+    START, STATS = "probe_rss_capture_start", "probe_rss_capture_stats"
+    STOP, FREE = "probe_rss_capture_stop", "probe_rss_capture_free"
+    HANDLE, STATS_STRUCT, what = "probe_rss_capture", "struct probe_rss_capture_stats", "the RSS capture"
 
     def __init__(self, lcore: int, port, queues: Sequence[int], *, max_pkts: int, burst: int | None = None,
                  tx_port=None, tx_queue: int = 0, tx_flows: Sequence[Flow] = (), tx_count: int = 0,
@@ -167,20 +170,13 @@ class Capture:
             self._tuples = c_tuples(tx_flows)
             c.tx_count, c.tx_port, c.tx_queue, c.frame_size = tx_count, tx_port.id, tx_queue, frame_size
             c.pool, c.tuples, c.n_tuples = pool.handle, self._tuples, len(tx_flows)
-        self.conf, self.lcore, self.queues, self._pool = c, lcore, list(queues), pool
-        out = ffi.new("probe_rss_capture **")
-        check(require_lib().probe_rss_capture_start(c, out), f"launch the RSS capture on lcore {lcore}")
-        self._h = out[0]
-        self._final: CaptureResult | None = None
-        # stopped with the runs at teardown and on Ctrl-C (probe.stop_all_runs): EAL cleanup
-        # waits for every lcore, so a loop left running would hang the exit
-        register_loop(self)
+        self.conf, self.queues, self._pool = c, list(queues), pool
+        self._launch(lcore, c)
 
     def stats(self) -> dict:
         if self._final is not None:
             return self._final.stats
-        st = ffi.new("struct probe_rss_capture_stats *")
-        check(require_lib().probe_rss_capture_stats(self._h, st), "RSS capture stats")
+        st = self._read_stats()
         return _struct_to_dict(st[0], "struct probe_rss_capture_stats")
 
     def wait(self, ours: int, timeout_s: float, *, settle_s: float = 0.02) -> dict:
@@ -201,23 +197,14 @@ class Capture:
             time.sleep(0.002)
         return bool(self.stats()["tx_done"])
 
+    def _collect(self) -> CaptureResult:
+        """The records are read once, between stop and free."""
+        stats = self.stats()
+        buf = ffi.buffer(self._pkts, stats["captured"] * struct.calcsize(PKT_FORMAT))
+        packets = [Packet(q, h, bool(hh), bool(o), Flow(s, d, sp, dp))
+                   for h, s, d, sp, dp, q, hh, o in struct.iter_unpack(PKT_FORMAT, buf)]
+        return CaptureResult(stats, packets)
+
     def stop(self) -> CaptureResult:
-        """Stop the loop (idempotent); the records are read once, here."""
-        if self._final is None:
-            check(require_lib().probe_rss_capture_stop(self._h), f"stop the RSS capture on lcore {self.lcore}")
-            stats = self.stats()
-            n = stats["captured"]
-            buf = ffi.buffer(self._pkts, n * struct.calcsize(PKT_FORMAT))
-            packets = [Packet(q, h, bool(hh), bool(o), Flow(s, d, sp, dp))
-                       for h, s, d, sp, dp, q, hh, o in struct.iter_unpack(PKT_FORMAT, buf)]
-            check(require_lib().probe_rss_capture_free(self._h), "RSS capture free")
-            self._h = ffi.NULL
-            self._final = CaptureResult(stats, packets)
-            unregister_loop(self)
-        return self._final
-
-    def __enter__(self) -> "Capture":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
+        """Stop the loop (idempotent) and return what it captured."""
+        return super().stop()
