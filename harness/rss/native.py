@@ -14,10 +14,10 @@ from typing import Sequence
 from harness.errors import ProbeUnsupportedError, UsageError, check
 from harness.probe import (
     Loop,
-    _struct_to_dict,
     burst_or_session,
     ffi,
     require_lib,
+    struct_to_dict,
 )
 from harness.rss.model import DEFAULT_KEY, Flow
 
@@ -177,7 +177,7 @@ class Capture(Loop):
         if self._final is not None:
             return self._final.stats
         st = self._read_stats()
-        return _struct_to_dict(st[0], "struct probe_rss_capture_stats")
+        return struct_to_dict(st[0], "struct probe_rss_capture_stats")
 
     def wait(self, ours: int, timeout_s: float, *, settle_s: float = 0.02) -> dict:
         """Wait until the capture has seen ``ours`` of our packets (or timeout), then ``settle_s`` more."""

@@ -96,9 +96,9 @@ def test_spin_loop_keeps_the_worker_busy_on_its_cpu(worker, profile):
 
 def test_session_teardown_stops_a_forgotten_spin(worker):
     spin = affinity.Spin(worker)
-    assert spin in probe._ACTIVE_RUNS
+    assert spin in probe.runs._ACTIVE_RUNS
     probe.stop_all_runs()
-    assert not spin.stats().running and spin not in probe._ACTIVE_RUNS
+    assert not spin.stats().running and spin not in probe.runs._ACTIVE_RUNS
 
 
 def test_pool_memory_sockets(pool):

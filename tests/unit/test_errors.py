@@ -39,7 +39,7 @@ def test_profile_error_is_one_line():
 def test_missing_build_is_a_one_line_error(monkeypatch):
     from harness import probe
     with monkeypatch.context() as m, pytest.raises(errors.DpdkUnavailableError) as info:
-        m.setattr(probe, "lib", None)  # undone before the test ends: a live session still needs lib
+        m.setattr(probe.core, "lib", None)  # undone before the test ends: a live session still needs lib
         probe.require_lib()
     msg = str(info.value)
     assert "\n" not in msg and "apt-get install dpdk dpdk-dev libdpdk-dev" in msg and "pip install -e ." in msg
@@ -47,6 +47,6 @@ def test_missing_build_is_a_one_line_error(monkeypatch):
 
 def test_stale_build_is_refused(monkeypatch):
     from harness import probe
-    monkeypatch.setattr(probe, "__version__", "9.9.9")
+    monkeypatch.setattr(probe.core, "__version__", "9.9.9")
     with pytest.raises(errors.DpdkUnavailableError, match=r"stale probe build: compiled for dpdk-harness 0\.1\.0"):
         probe.require_lib()
