@@ -67,7 +67,7 @@ def test_no_permission_for_hugepages_stops_before_anything_is_changed(child, pyt
 
 def test_missing_probe_build_names_the_install_commands(child, pytester, host_guard):
     pytester.makeconftest("""
-        import harness.probe as p
+        import harness.probe.core as p
         p.lib = None  # as if harness/_probe*.so had not been built
     """)
     pytester.makepyfile(test_uses_ports=USES_PORTS)
