@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness import capabilities
+from harness import __version__, capabilities
 from harness.errors import HarnessError
 from harness.session import Figure, HarnessSession
 from harness.stash import SESSION_KEY
@@ -27,6 +27,19 @@ def harness(request) -> HarnessSession:
         return sess.start()
     except HarnessError as exc:
         pytest.exit(f"dpdk-harness: {exc}", returncode=EXIT_HARNESS_ERROR)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _harness_inventory(request, record_testsuite_property):
+    """Host inventory as JUnit testsuite properties: the snapshot every other output shows too."""
+    sess = _session(request.config)
+    for key, value in sess.inventory.items():
+        record_testsuite_property(key, value)
+    record_testsuite_property("profile", sess.profile.name)
+    record_testsuite_property("harness_version", __version__)
+    fault = request.config.getoption("probe_fault")
+    if fault:  # a deliberately broken probe: the report must say so
+        record_testsuite_property("probe_fault", fault)
 
 
 @pytest.fixture(scope="session")
@@ -119,6 +132,13 @@ class Recorder:
         for k, v in extra.items():
             props.append((f"{name}.{k}", str(v)))
         return fig
+
+    def histogram(self, name: str, buckets, *, unit: str = "us", **facts) -> None:
+        """Keep a histogram for the reports (an HdrHistogram ``.hgrm`` export): ``buckets`` are
+        ``(low, high, count)`` in ``unit``; ``facts`` (frame_size, path, min, max, ...) go along."""
+        self.sess.histograms.append({"test": self.item.nodeid, "name": name, "unit": unit,
+                                     "buckets": [[float(lo), float(hi), int(n)] for lo, hi, n in buckets if n],
+                                     **facts})
 
 
 @pytest.fixture

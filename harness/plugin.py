@@ -2,6 +2,11 @@
 
 Registered through the ``pytest11`` entry point, so ``pytest suites/`` works from any directory
 once the package is installed. The EAL is booted lazily, by the first test that asks for it.
+
+Installed next to other projects, the plugin is inert: it loads no profile, boots nothing, prints no
+header and writes no report unless the run is asked to be a harness run (see :func:`wanted`): it
+collects the conformance suites (a directory whose conftest.py sets ``DPDK_HARNESS_SUITES = True``),
+an option of ours is given, or the ini setting ``dpdk_harness = true`` is set.
 """
 from __future__ import annotations
 
@@ -18,7 +23,7 @@ from harness.errors import HarnessError
 from harness.profile import check_host, default_profile_path, load_profile
 from harness.report import baseline
 from harness.session import HarnessSession
-from harness.stash import REPORT_DIR_KEY, SESSION_KEY
+from harness.stash import NO_REPORTS_KEY, REPORT_DIR_KEY, SESSION_KEY, SUITE_ROOTS_KEY
 from harness.system import hugepages, inventory, pci
 
 LEAK_SETTLE_S = 2.0
@@ -26,7 +31,17 @@ LEAK_SETTLE_S = 2.0
 SYS_ROOT = os.environ.get("DPDK_HARNESS_SYS_ROOT", "/sys")
 
 
+#: options whose presence on the command line makes a run a harness run (other areas add theirs, e.g. --audit)
+ACTIVATING_OPTIONS = ["nic", "vdev", "profile", "report_dir", "lcores", "baseline", "probe_fault"]
+INI_ACTIVATE = "dpdk_harness"
+#: a conftest.py that sets this marks its directory as conformance suites
+SUITES_MARK = "DPDK_HARNESS_SUITES"
+
+
 def pytest_addoption(parser):
+    parser.addini(INI_ACTIVATE, type="bool", default=False,
+                  help="dpdk-harness: make every run here a harness run (profile, EAL, reports), also when it "
+                       "collects no conformance suite")
     g = parser.getgroup("harness", "dpdk-harness: the deployment under test")
     g.addoption("--nic", action="append", default=[], metavar="PCI",
                 help="PCI address of a NIC to qualify (repeat for a port pair); it is bound to vfio-pci "
@@ -68,6 +83,62 @@ def _runs_tests(config) -> bool:
                    ("help", "version", "collectonly", "markers", "showfixtures", "show_fixtures_per_test"))
 
 
+def suite_roots(config) -> list[pathlib.Path]:
+    """Directories of the conformance suites this run loaded: those of conftest.py files that set
+    ``DPDK_HARNESS_SUITES = True`` (pytest loads the conftest.py files above every path it is given
+    before ``pytest_configure``)."""
+    roots = []
+    for plugin in config.pluginmanager.get_plugins():
+        if getattr(plugin, SUITES_MARK, False) is True and getattr(plugin, "__file__", None):
+            roots.append(pathlib.Path(plugin.__file__).resolve().parent)
+    return sorted(set(roots))
+
+
+def asked(config) -> bool:
+    """An option of ours was given, or the ini setting ``dpdk_harness`` is true."""
+    if any(config.getoption(name, None) for name in ACTIVATING_OPTIONS):
+        return True
+    try:
+        return bool(config.getini(INI_ACTIVATE))
+    except ValueError:
+        return False
+
+
+def wanted(config) -> bool:
+    """Is this a harness run? (asked for, or it collects the conformance suites)"""
+    return asked(config) or bool(suite_roots(config))
+
+
+def _in_roots(path: pathlib.Path, roots) -> bool:
+    return any(path == r or r in path.parents for r in roots)
+
+
+def _args_outside_suites(config, roots) -> list[str]:
+    """The paths this run collects that lie outside the suites (``tests/`` of ``pytest tests/ suites/``)."""
+    base = pathlib.Path(config.invocation_params.dir)
+    out = []
+    for arg in config.args:
+        path = (base / str(arg).split("::", 1)[0]).resolve()
+        if not _in_roots(path, roots):
+            out.append(str(arg))
+    return out
+
+
+def in_scope(config, nodeid: str) -> bool:
+    """Does this test belong in the qualification report? With suites in the run: only their checks."""
+    roots = config.stash.get(SUITE_ROOTS_KEY, [])
+    if not roots:
+        return True
+    return _in_roots((config.rootpath / nodeid.split("::", 1)[0]).resolve(), roots)
+
+
+def _refuse_xdist(config) -> None:
+    if getattr(config.option, "numprocesses", None) or getattr(config.option, "dist", "no") not in ("no", None):
+        raise pytest.UsageError(
+            "dpdk-harness: -n/--dist (pytest-xdist) cannot run these checks: a process boots DPDK's EAL once and "
+            "owns the run's hugepages and ports, so workers would fight over them; run without -n")
+
+
 def _load(config):
     path = config.getoption("profile") or default_profile_path()
     prof = load_profile(path).with_overrides(
@@ -99,11 +170,14 @@ def _interrupt(signum, frame):
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config):
+    if not wanted(config):
+        return  # installed next to another project: change nothing there
     config.addinivalue_line("markers", "requires(*capabilities): SKIP unless the ports under test have them "
                                        f"({', '.join(registry.CAPABILITIES)})")
     config.addinivalue_line("markers", "allow_mbuf_leak: the test leaves mbufs in use on purpose")
     if hasattr(config, "workerinput"):
         return
+    _refuse_xdist(config)
     try:
         prof = _load(config)
         if config.getoption("baseline"):
@@ -112,13 +186,25 @@ def pytest_configure(config):
                 config.getoption("baseline_action"))
     except HarnessError as exc:
         raise pytest.UsageError(str(exc)) from None
+    roots = suite_roots(config)
+    config.stash[SUITE_ROOTS_KEY] = roots
     report_dir = config.getoption("report_dir")
-    report_dir = pathlib.Path(report_dir) if report_dir else config.rootpath / "reports"
-    config.stash[REPORT_DIR_KEY] = str(report_dir)
-    if _runs_tests(config) and not config.option.xmlpath:
-        report_dir.mkdir(parents=True, exist_ok=True)
-        config.option.xmlpath = str(report_dir / "junit.xml")
+    outside = _args_outside_suites(config, roots) if roots and not report_dir else []
+    if outside:
+        # ``pytest tests/ suites/`` (./harness.sh test): the harness's own tests are no qualification, and
+        # reports/ keeps what the last suites run wrote
+        config.stash[REPORT_DIR_KEY] = ""
+        config.stash[NO_REPORTS_KEY] = (f"reports not written: this run also collects {', '.join(outside)}, "
+                                        "outside the suites; run the suites alone or give --dpdk-report-dir")
+    else:
+        report_dir = pathlib.Path(report_dir) if report_dir else config.rootpath / "reports"
+        config.stash[REPORT_DIR_KEY] = str(report_dir)
+        if _runs_tests(config) and not config.option.xmlpath:
+            report_dir.mkdir(parents=True, exist_ok=True)
+            config.option.xmlpath = str(report_dir / "junit.xml")
     sess = HarnessSession(prof, sys_root=SYS_ROOT, probe_fault=config.getoption("probe_fault"))
+    # one inventory for every output (header, junit.xml, results.json, report.html): the host as found
+    sess.inventory = inventory.host_inventory(sys_root=SYS_ROOT)
     config.stash[SESSION_KEY] = sess
     config.pluginmanager.register(fixtures, "harness.fixtures")
     atexit.register(sess.close)
@@ -159,32 +245,17 @@ def pytest_report_header(config):
         f"lcores: {p.eal.lcores_arg()} (main {p.eal.main_lcore}); memory {p.eal.memory_mb} MB "
         f"{'hugepages' if p.eal.hugepages else 'without hugepages'}",
         f"hugepages: {pools or 'none'}",
-        f"reports: {config.stash[REPORT_DIR_KEY]}",
+        f"reports: {config.stash[REPORT_DIR_KEY] or config.stash.get(NO_REPORTS_KEY, 'none')}",
     ] + ([f"PROBE FAULT: {config.getoption('probe_fault')} (deliberate, for mutation tests: results are not a "
           "qualification)"] if config.getoption("probe_fault") else [])
 
 
 def pytest_generate_tests(metafunc):
     """``pps_target``: one test per frame size in the profile's [[targets.pps]]."""
-    if "pps_target" in metafunc.fixturenames:
-        sess = metafunc.config.stash[SESSION_KEY]
+    sess = metafunc.config.stash.get(SESSION_KEY, None)
+    if sess is not None and "pps_target" in metafunc.fixturenames:
         targets = list(sess.profile.targets.pps)
         metafunc.parametrize("pps_target", targets, ids=[f"{t.frame_size}B" for t in targets])
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _harness_inventory(request, record_testsuite_property):
-    """Host inventory as JUnit testsuite properties."""
-    sess = request.config.stash.get(SESSION_KEY, None)
-    if sess is None:
-        return
-    for key, value in inventory.host_inventory(sys_root=SYS_ROOT).items():
-        record_testsuite_property(key, value)
-    record_testsuite_property("profile", sess.profile.name)
-    record_testsuite_property("harness_version", __version__)
-    fault = request.config.getoption("probe_fault")
-    if fault:  # a deliberately broken probe: the report must say so
-        record_testsuite_property("probe_fault", fault)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -211,6 +282,8 @@ def pytest_runtest_call(item):
 
 def pytest_collection_modifyitems(config, items):
     """An unknown capability in @pytest.mark.requires is a usage error, before anything boots."""
+    if config.stash.get(SESSION_KEY, None) is None:
+        return
     for item in items:
         for mark in item.iter_markers("requires"):
             unknown = [c for c in mark.args if c not in registry.CAPABILITIES]
@@ -239,27 +312,43 @@ def _accounted(sess) -> int:
     return sum(t.pending() + t.held_mbufs for t in sess.topologies.values())
 
 
+def _invocation(config) -> dict:
+    """How this run was started, for the "re-run" line of the reports."""
+    import sys
+
+    return {"dir": str(config.invocation_params.dir), "args": list(config.invocation_params.args),
+            "argv": list(sys.argv)}
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     sess = config.stash.get(SESSION_KEY, None)
     if sess is None:
         return
     from tabulate import tabulate
 
-    rows = report.figure_rows(sess.figures)
+    if config.stash.get(SUITE_ROOTS_KEY, []):  # the table and the skips cover the suites' checks only
+        figures = [f for f in sess.figures if in_scope(config, f.test)]
+        skips = [s for s in sess.skips if in_scope(config, s[0])]
+    else:
+        figures, skips = sess.figures, sess.skips
+
+    rows = report.figure_rows(figures)
     if rows:
         terminalreporter.section("dpdk-harness: measured vs target")
         terminalreporter.write_line(tabulate(rows, headers=report.HEADERS))
-    if sess.skips:
+    if skips:
         terminalreporter.section("dpdk-harness: skipped checks")
-        for nodeid, reason in sess.skips:
+        for nodeid, reason in skips:
             terminalreporter.write_line(f"{nodeid}: {reason}")
-    if _runs_tests(config):
+    if _runs_tests(config) and not config.stash[REPORT_DIR_KEY]:
+        terminalreporter.write_line(f"dpdk-harness: {config.stash[NO_REPORTS_KEY]}")
+    elif _runs_tests(config):
         stats = terminalreporter.stats
-        outcomes = {k: len(v) for k, v in stats.items() if k in ("passed", "failed", "skipped", "error")}
-        res = report.write_reports(pathlib.Path(config.stash[REPORT_DIR_KEY]), sess, outcomes, int(exitstatus),
-                                   inventory.host_inventory(sys_root=SYS_ROOT), stats=stats,
-                                   junit_path=config.option.xmlpath,
-                                   baseline=config.stash.get(baseline.BASELINE_KEY, None))
+        res = report.write_reports(pathlib.Path(config.stash[REPORT_DIR_KEY]), sess, None, int(exitstatus),
+                                   sess.inventory, stats=stats, junit_path=config.option.xmlpath,
+                                   baseline=config.stash.get(baseline.BASELINE_KEY, None),
+                                   in_scope=lambda nodeid: in_scope(config, nodeid),
+                                   invocation=_invocation(config))
         text = baseline.terminal_text(res)
         if text:
             terminalreporter.section("dpdk-harness: against baseline")

@@ -81,6 +81,8 @@ class HarnessSession:
         self.topologies: dict[tuple, topology.Topology] = {}
         self.figures: list[Figure] = []
         self.skips: list[tuple[str, str]] = []
+        self.inventory: dict[str, str] = {}  # the host as found, taken once for every report
+        self.histograms: list[dict[str, Any]] = []  # latency histograms for the reports (Recorder.histogram)
         self.error: HarnessError | None = None
         self._lock = threading.RLock()
         self._closed = False

@@ -28,7 +28,7 @@ def figure_rows(figures) -> list[list[str]]:
     rows = []
     for f in figures:
         f = _results.figure_record(f)
-        rows.append([f["test"].split("::", 1)[-1], f["name"], _fmt(f["value"]), f.get("unit", ""),
+        rows.append([f["test"].split("::", 1)[-1], f["name"], _results.measured_text(f), f.get("unit", ""),
                      f["target_text"] or "-", f["verdict"]])
     return rows
 
@@ -38,18 +38,17 @@ def summary_markdown(results: dict) -> str:
 
     rows = figure_rows(results["figures"])
     md = [f"# dpdk-harness summary: {results['profile']['name']}", "",
-          ", ".join(f"{v} {k}" for k, v in results["outcomes"].items()) or "no tests ran", ""]
+          ", ".join(f"{v} {k}" for k, v in results["outcomes"].items() if v) or "no tests ran", ""]
+    banner = device_banner(results)
+    if banner:
+        md += [f"**{banner}**", ""]
     if results.get("interrupted"):
         md += ["**The run was interrupted: these results are partial.**", ""]
-    tests = results.get("tests", [])
-    if tests:
-        suites: dict[str, dict[str, int]] = {}
-        for t in tests:
-            c = suites.setdefault(t["suite"], {})
-            c[t["outcome"]] = c.get(t["outcome"], 0) + 1
+    suites = results.get("suites") or _results.suite_verdicts(results.get("tests", []))
+    if suites:
         md += ["## Verdicts per suite", "",
-               tabulate([[s, ", ".join(f"{n} {o}" for o, n in sorted(c.items()))] for s, c in suites.items()],
-                        headers=["suite", "checks"], tablefmt="github"), ""]
+               tabulate([[s["suite"], s["verdict"], ", ".join(f"{s[o]} {o}" for o in _results.OUTCOMES if s.get(o))]
+                         for s in suites], headers=["suite", "verdict", "checks"], tablefmt="github"), ""]
     if rows:
         table = tabulate(rows, headers=HEADERS, tablefmt="github", disable_numparse=True)
         md += ["## Measured vs target", "", table, ""]
@@ -61,8 +60,21 @@ def summary_markdown(results: dict) -> str:
                f"Against baseline {base['baseline']} (tolerance {base['tolerance']:.1%}): "
                f"{base['regressions']} regression(s); "
                + ", ".join(f"{n} {s}" for s, n in sorted(base["counts"].items())), ""]
+    rerun = (results.get("run") or {}).get("rerun")
+    if rerun:
+        md += ["## Re-run", "", f"    {rerun}", ""]
     md += ["The full report, with the host inventory and charts: `report.html`.", ""]
     return "\n".join(md)
+
+
+def device_banner(results: dict) -> str:
+    """The banner a run on software or emulated devices carries: it is no hardware qualification."""
+    cls = results.get("device_class")
+    if cls == "software":
+        return "software devices — not a hardware qualification"
+    if cls == "emulated":
+        return "emulated NIC — not a hardware qualification"
+    return ""
 
 
 def write_html(results: dict, path: pathlib.Path) -> pathlib.Path:
@@ -72,9 +84,9 @@ def write_html(results: dict, path: pathlib.Path) -> pathlib.Path:
     return path
 
 
-def write_reports(out: pathlib.Path, sess, outcomes: dict[str, int], exit_status: int, inventory: dict, *,
+def write_reports(out: pathlib.Path, sess, outcomes: dict[str, int] | None, exit_status: int, inventory: dict, *,
                   stats: dict | None = None, junit_path: str | os.PathLike | None = None,
-                  baseline=None) -> dict:
+                  baseline=None, in_scope=None, invocation: dict | None = None) -> dict:
     """results.json, summary.md and report.html in ``out``; junit.xml completed with run facts.
 
     Written whatever the outcome, also after an interrupt. ``stats`` is ``terminalreporter.stats``
@@ -89,7 +101,10 @@ def write_reports(out: pathlib.Path, sess, outcomes: dict[str, int], exit_status
     jpath = pathlib.Path(junit_path) if junit_path else out / "junit.xml"
     tests = _results.tests_from_stats(stats) if stats is not None else None
     sys_root = os.environ.get("DPDK_HARNESS_SYS_ROOT", "/sys")
-    res = _results.build(sess, outcomes, exit_status, inventory, tests=tests, junit_path=jpath, sys_root=sys_root)
+    res = _results.build(sess, outcomes, exit_status, inventory, tests=tests, junit_path=jpath, sys_root=sys_root,
+                         in_scope=in_scope, invocation=invocation)
+    for h in res["histograms"]:
+        h["file"] = hgrm_name(h)
     if baseline is not None:
         from harness.report import baseline as _baseline
 
@@ -102,7 +117,7 @@ def write_reports(out: pathlib.Path, sess, outcomes: dict[str, int], exit_status
         ("results.json", lambda: (out / "results.json").write_text(json.dumps(res, indent=2, default=str) + "\n")),
         ("summary.md", lambda: (out / "summary.md").write_text(summary_markdown(res))),
         ("report.html", lambda: write_html(res, out / "report.html")),
-    ]
+    ] + [(h["file"], lambda h=h: (out / h["file"]).write_text(hgrm(h))) for h in res["histograms"]]
     if jpath.is_file() and _results.fresh(jpath):
         from harness.report import junit
 
@@ -115,6 +130,39 @@ def write_reports(out: pathlib.Path, sess, outcomes: dict[str, int], exit_status
         except Exception as exc:
             _warn(name, exc)
     return res
+
+
+def hgrm_name(h: dict) -> str:
+    import re
+
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", h["name"]) + ".hgrm"
+
+
+def hgrm(h: dict) -> str:
+    """A latency histogram in HdrHistogram's percentile-distribution text (``outputPercentileDistribution``,
+    ``.hgrm``): what HdrHistogram's plotter and HistogramLogAnalyzer read. One line per filled bucket,
+    its value the bucket's highest, in ``h["unit"]`` (microseconds)."""
+    top = h.get("max")
+    buckets = [(lo, min(hi, top) if top is not None else hi, n) for lo, hi, n in h["buckets"] if n > 0]
+    total = sum(n for _, _, n in buckets)
+    lines = [f"{'Value':>12} {'Percentile':>14} {'TotalCount':>10} {'1/(1-Percentile)':>14}", ""]
+    seen = 0
+    sum_v = sum_sq = 0.0
+    for lo, hi, n in buckets:
+        seen += n
+        mid = (lo + hi) / 2
+        sum_v += mid * n
+        sum_sq += mid * mid * n
+        pct = seen / total
+        inv = f"{1 / (1 - pct):14.2f}" if pct < 1 else ""
+        lines.append(f"{hi:12.3f} {pct:14.12f} {seen:10d} {inv}".rstrip())
+    mean = sum_v / total if total else 0.0
+    std = max(0.0, sum_sq / total - mean * mean) ** 0.5 if total else 0.0
+    top = top if top is not None else (buckets[-1][1] if buckets else 0.0)
+    lines += [f"#[Mean    = {mean:12.3f}, StdDeviation   = {std:12.3f}]",
+              f"#[Max     = {top:12.3f}, Total count    = {total:12d}]",
+              f"#[Buckets = {len(buckets):12d}, SubBuckets     = {32:12d}]", ""]
+    return "\n".join(lines)
 
 
 def _warn(what: str, exc: Exception) -> None:

@@ -15,7 +15,7 @@ import re
 from html import escape
 
 from harness.report import svg
-from harness.report.results import fmt, suite_of
+from harness.report.results import LATENCY_ORDER, fmt, measured_text, suite_of, suite_verdicts, with_wire
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1b1b1b;background:#fafafa}
@@ -31,11 +31,15 @@ table.kv th{width:230px}
 .badge{display:inline-block;padding:1px 8px;border-radius:10px;font-weight:600;font-size:12px;color:#fff}
 .PASS,.passed,.ok,.improved{background:#2e7d32}.FAIL,.failed,.error,.REGRESSION,.missing{background:#c62828}
 .skipped,.xfailed,.changed,.new{background:#8d6e00}.unknown,.xpassed,.NONE{background:#607d8b}
-.INCOMPLETE,.interrupted{background:#6a1b9a}
+.INCOMPLETE,.interrupted{background:#6a1b9a}.bound{background:#8a8f98}
+.v-passed{background:#2e7d32}.v-failed{background:#c62828}.v-partial{background:#8d6e00}.v-none{background:#607d8b}
+.flag{color:#8e1b1b;font-weight:600}
+pre.cmd{background:#fff;border:1px solid #d6d6d6;padding:6px 8px;white-space:pre-wrap;word-break:break-all;font-size:12px}
 .banner{padding:10px 14px;border-radius:6px;margin:10px 0;font-weight:600}
 .banner.FAIL{background:#fdecea;color:#8e1b1b;border:1px solid #f5c2c0}
 .banner.PASS{background:#e8f5e9;color:#1b5e20;border:1px solid #b9dfbb}
 .banner.INCOMPLETE,.banner.warn{background:#f3e5f5;color:#4a148c;border:1px solid #dcc3e3}
+.banner.device{background:#fff8e1;color:#5d4300;border:1px solid #f0d58a;font-size:16px}
 nav a{margin-right:12px;color:#1f5fa8;text-decoration:none}
 svg.chart{background:#fff;border:1px solid #d6d6d6;margin:6px 12px 6px 0}
 svg .ct{font-weight:600;font-size:13px}svg .ax{font-size:11px;fill:#444}svg .bv{font-size:11px;fill:#222}
@@ -108,7 +112,8 @@ _INVENTORY_LABELS = [
     ("cpu_model", "CPU model"), ("cpu_flags", "CPU flags (DPDK-relevant)"), ("tsc_invariant", "invariant TSC"),
     ("cpus_online", "CPUs online"), ("numa_nodes", "NUMA nodes"), ("kernel", "kernel"),
     ("cmdline_isolcpus", "isolcpus="), ("cmdline_nohz_full", "nohz_full="), ("cmdline_rcu_nocbs", "rcu_nocbs="),
-    ("cmdline_iommu", "IOMMU arguments"), ("hugepages", "hugepages"), ("dpdk_version", "DPDK version"),
+    ("cmdline_iommu", "IOMMU arguments"), ("kernel_cmdline", "kernel command line"), ("hugepages", "hugepages"),
+    ("dpdk_version", "DPDK version"),
 ]
 
 
@@ -127,8 +132,18 @@ def _inventory(results: dict) -> str:
     pairs += [("host name", _or_unknown(results.get("hostname"))),
               ("profile", f"{escape(str(prof.get('name', '')))} <span class='muted small'>"
                           f"{escape(str(prof.get('path', '')))}</span>"),
-              ("dpdk-harness", escape(str(results.get("harness_version", ""))))]
+              ("dpdk-harness", escape(_harness_text(results)))]
     return _kv(pairs)
+
+
+def _harness_text(results: dict) -> str:
+    h = results.get("harness") or {}
+    text = str(h.get("version") or results.get("harness_version", ""))
+    if h.get("commit"):
+        text += f", commit {h['commit']}" + (" with local changes" if h.get("dirty") else "")
+    elif h:
+        text += " (installed package: no git commit)"
+    return text
 
 
 _PORT_COLUMNS = [("port", "port"), ("name", "device"), ("driver", "driver"), ("pci", "PCI address"),
@@ -184,10 +199,13 @@ def _verdicts(results: dict) -> str:
         suites.setdefault(t.get("suite") or suite_of(t["nodeid"]), []).append(t)
     out = []
     summary_rows = []
+    verdicts = {v["suite"]: v for v in (results.get("suites") or suite_verdicts(tests))}
     for name, ts in suites.items():
         counts = {o: sum(1 for t in ts if t.get("outcome") == o) for o in OUTCOME_ORDER}
-        worst = next((o for o in OUTCOME_ORDER if counts[o]), "unknown")
-        summary_rows.append([f'<a href="#suite-{escape(_slug(name))}">{escape(name)}</a>', _badge(worst)]
+        v = verdicts.get(name, {}).get("verdict") or next((o for o in OUTCOME_ORDER if counts[o]), "unknown")
+        cls = ("v-passed" if v == "passed" else "v-failed" if v in ("failed", "interrupted") else
+               "v-partial" if v.startswith("passed with") else "v-none")
+        summary_rows.append([f'<a href="#suite-{escape(_slug(name))}">{escape(name)}</a>', _badge(v, cls)]
                             + [str(counts[o]) for o in ("passed", "failed", "error", "skipped")])
     out.append(_table(["suite", "verdict", "passed", "failed", "error", "skipped"], summary_rows, num_cols=(2, 3, 4, 5)))
     for name, ts in suites.items():
@@ -209,6 +227,29 @@ def _slug(s: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "-", s).strip("-") or "x"
 
 
+def _wire_text(f: dict) -> str:
+    """On-wire Gbit/s and % of line rate of a packet rate, flagged when above the link speed."""
+    if f.get("wire_gbps") is None:
+        return ""
+    text = f"{f['wire_gbps']:.3g} Gbit/s on the wire"
+    if f.get("line_rate_share") is not None:
+        text += f", {f['line_rate_share']:.1%} of {f['link_gbps']:g} Gbit/s"
+    html = escape(text)
+    if f.get("above_link"):
+        html += (f' <span class="flag">above the {f["link_gbps"]:g} Gbit/s link speed the port reports: '
+                 "not a physical limit (software device)</span>")
+    return html
+
+
+def _verdict_cell(f: dict) -> str:
+    v = f.get("verdict") or ""
+    if not v:
+        return '<span class="muted">no target</span>'
+    if f.get("bound") == "tester":
+        return _badge(f"{v}: lower bound", "bound")
+    return _badge(v)
+
+
 def _figures(results: dict) -> str:
     figs = results.get("figures", [])
     if not figs:
@@ -216,20 +257,18 @@ def _figures(results: dict) -> str:
     rows = []
     for f in figs:
         extra = ", ".join(f"{k}={v}" for k, v in (f.get("extra") or {}).items())
-        v = f.get("verdict") or ""
+        wire = _wire_text(f)
         rows.append([escape(suite_of(f["test"])), escape(f["test"].split("::", 1)[-1]), escape(f["name"]),
-                     escape(fmt(f.get("value"))), escape(f.get("unit") or ""), escape(f.get("target_text") or "-"),
-                     _badge(v) if v else '<span class="muted">no target</span>', escape(extra)])
+                     escape(measured_text(f)) + (f"<br><span class='small'>{wire}</span>" if wire else ""),
+                     escape(f.get("unit") or ""), escape(f.get("target_text") or "-"), _verdict_cell(f),
+                     escape(extra)])
     return _table(["suite", "check", "figure", "measured", "unit", "target", "verdict", "details"], rows,
                   num_cols=(3,))
 
 
 # ------------------------------------------------------------------------------ charts
 
-_PPS_RE = re.compile(r"^(?:rx|ndr)_pps_(\d+)B$")
 _QUEUE_RE = re.compile(r"^(?P<prefix>.*?)queue(?P<q>\d+)_(?P<unit>[A-Za-z]+)$")
-_LAT_RE = re.compile(r"^(?P<prefix>.*?)latency_(?P<stat>p\d+(?:\.\d+)?|min|avg|mean|median|max)_(?P<unit>ns|us|ms)"
-                     r"(?P<suffix>.*)$")
 
 
 def _num(v) -> float | None:
@@ -240,38 +279,52 @@ def _num(v) -> float | None:
     return f if math.isfinite(f) else None
 
 
+_RATE_METRICS = ("rx_pps", "ndr_pps", "rate_at_loss_pps")
+
+
 def throughput_chart(figures: list[dict]) -> str:
-    pts = [(int(m.group(1)), f) for f in figures if (m := _PPS_RE.match(f["name"]))]
+    pts = [(f["frame_size"], f) for f in figures if f.get("metric") in _RATE_METRICS and f.get("frame_size")]
     if not pts:
         return ""
     pts.sort(key=lambda p: p[0])
     sizes = [s for s, _ in pts]
     dup = len(set(sizes)) != len(sizes)
     bars, rows = [], []
-    loss = {m.group(1): f for f in figures if (m := re.match(r"^loss_ratio_(\d+)B$", f["name"]))}
+    loss = {f["frame_size"]: f for f in figures if f.get("metric") == "loss_ratio" and f.get("frame_size")}
+    pdr = {(f["test"], f["frame_size"]): f for f in figures if f.get("metric") == "pdr_pps"}
     for size, f in pts:
         ex = f.get("extra") or {}
         label = f"{size}B" + (f" ({f['test'].split('::', 1)[-1]})" if dup else "")
+        tester_bound = f.get("bound") == "tester"
         bars.append(svg.Bar(label, f["value"], f.get("target"), f.get("op", ">="), _num(ex.get("min")),
-                            _num(ex.get("max")), f.get("passed")))
-        gbps = f["value"] * (size + 20) * 8 / 1e9  # on the wire: + preamble/SFD 8 B + inter-frame gap 12 B
-        lf = loss.get(str(size))
-        rows.append([escape(label), escape(fmt(f["value"])), escape(fmt(_num(ex.get("min")))),
-                     escape(fmt(_num(ex.get("max")))), escape(f.get("target_text") or "-"), f"{gbps:.3g}",
-                     escape(fmt(lf["value"])) if lf else "-",
-                     _badge(f["verdict"]) if f.get("verdict") else "-"])
-    chart = svg.bar_chart("Received rate vs frame size (median of repeats)", bars, unit="packets/s")
-    table = _table(["frame", "median pps", "min", "max", "target", "Gbit/s on the wire", "loss ratio", "verdict"],
-                   rows, num_cols=(1, 2, 3, 5, 6))
-    return f"<h3>Throughput vs frame size</h3><div class='charts'>{chart}</div>{table}"
+                            _num(ex.get("max")), f.get("passed"), lower_bound=tester_bound,
+                            note="tester limit; device not saturated" if tester_bound else ""))
+        lf = loss.get(size)
+        p = pdr.get((f["test"], size))
+        rows.append([escape(label), escape(measured_text(f)), escape(fmt(_num(ex.get("min")))),
+                     escape(fmt(_num(ex.get("max")))), escape(f.get("target_text") or "-"), _wire_text(f) or "-",
+                     escape(measured_text(p)) if p else "-",
+                     escape(fmt(lf["value"])) if lf else "-", _verdict_cell(f)])
+    chart = svg.bar_chart("Rate vs frame size (median of repeats)", bars, unit="packets/s")
+    table = _table(["frame", "pps (median)", "min", "max", "target", "on the wire", "PDR pps", "loss ratio",
+                    "verdict"], rows, num_cols=(1, 2, 3, 6, 7))
+    notes = []
+    if any(f.get("bound") == "tester" for _, f in pts):
+        notes.append("≥: the search passed at the most the tester could offer, so the device was not saturated; "
+                     "its real limit is higher, and this run does not measure it.")
+    if any(f.get("above_link") for _, f in pts):
+        notes.append("A rate above the link speed the port reports: that speed is nominal (a software device's "
+                     "PMD reports one), not a limit frames met.")
+    return (f"<h3>Throughput vs frame size</h3><div class='charts'>{chart}</div>{table}"
+            + "".join(f'<p class="muted small">{escape(n)}</p>' for n in notes))
 
 
 def rss_charts(figures: list[dict]) -> str:
     groups: dict[tuple[str, str, str], list[tuple[int, dict]]] = {}
     for f in figures:
         m = _QUEUE_RE.match(f["name"])
-        if m:
-            groups.setdefault((f["test"], m.group("prefix"), m.group("unit")), []).append((int(m.group("q")), f))
+        if m and f.get("queue") is not None:
+            groups.setdefault((f["test"], m.group("prefix"), m.group("unit")), []).append((int(f["queue"]), f))
     if not groups:
         return ""
     charts = []
@@ -296,32 +349,47 @@ def rss_charts(figures: list[dict]) -> str:
     return f"<h3>RSS per-queue spread</h3><div class='charts'>{''.join(charts)}</div>"
 
 
-def _lat_order(stat: str) -> float:
-    return {"min": -1.0, "median": 50.0, "avg": 50.5, "mean": 50.5, "max": 101.0}.get(stat) or float(stat[1:])
-
-
-def latency_charts(figures: list[dict]) -> str:
-    groups: dict[tuple[str, str, str, str], list[tuple[str, dict]]] = {}
+def latency_charts(figures: list[dict], histograms: list[dict] = ()) -> str:
+    """One chart per measured path: min, p50, p90, p99, p99.9, max in that order, on a log axis, one line
+    per frame size, with the profile's limits; the path named; the histograms' exports linked."""
+    groups: dict[str, dict[str, dict[str, dict]]] = {}  # path -> series (frame size) -> stat -> figure
+    units = {}
     for f in figures:
-        m = _LAT_RE.match(f["name"])
-        if m:
-            groups.setdefault((f["test"], m.group("prefix"), m.group("unit"), m.group("suffix")), []).append(
-                (m.group("stat"), f))
+        if f.get("stat") in LATENCY_ORDER and "latency" in f.get("metric", ""):
+            path = str((f.get("extra") or {}).get("path") or f["test"].split("::", 1)[-1])
+            label = f"{f['frame_size']}B" if f.get("frame_size") else f["test"].split("::", 1)[-1]
+            groups.setdefault(path, {}).setdefault(label, {})[f["stat"]] = f
+            units[path] = f.get("unit") or "us"
     if not groups:
         return ""
-    charts = []
-    for (test, prefix, unit, suffix), stats in groups.items():
-        stats.sort(key=lambda s: _lat_order(s[0]))
-        bars = [svg.Bar(stat, f["value"], f.get("target"), f.get("op", "<="), passed=f.get("passed"))
-                for stat, f in stats]
-        charts.append(svg.bar_chart(f"{prefix}latency{suffix or ''} percentiles", bars, unit=unit,
-                                    subtitle=test.split("::", 1)[-1], width=max(440, 90 + 64 * len(bars))))
-    return f"<h3>Latency percentiles</h3><div class='charts'>{''.join(charts)}</div>"
+    ticks = list(enumerate(LATENCY_ORDER))
+    charts, notes = [], []
+    for path, by_series in groups.items():
+        series = []
+        for label, stats in by_series.items():
+            pts = [(i, stats[s]["value"]) for i, s in ticks if s in stats and isinstance(stats[s]["value"], (int, float))]
+            tg = [(i, stats[s]["target"]) for i, s in ticks if s in stats and stats[s].get("target") is not None]
+            series.append(svg.Series(label, pts, tg or None))
+        charts.append(svg.line_chart("Latency percentiles", series, unit=units[path], log_y=True, x_ticks=ticks,
+                                     subtitle=_clip(f"path: {path}", 100), width=560))
+        notes.append(f"measured path: {path}")
+    files = [h for h in histograms if h.get("file")]
+    links = ""
+    if files:
+        links = ("<p class='small'>Histograms, HdrHistogram percentile-distribution format (.hgrm, next to this "
+                 "report): " + ", ".join(f"<code>{escape(h['file'])}</code> ({escape(str(h.get('frames', '')))} "
+                                        "frames)" for h in files) + "</p>")
+    return (f"<h3>Latency percentiles</h3><div class='charts'>{''.join(charts)}</div>"
+            + "".join(f'<p class="muted small">{escape(n)}</p>' for n in notes) + links)
+
+
+def _clip(text: str, n: int) -> str:
+    return text if len(text) <= n else text[: n - 1] + "…"
 
 
 def _charts(results: dict) -> str:
     figs = [f for f in results.get("figures", []) if isinstance(f.get("value"), (int, float))]
-    parts = [throughput_chart(figs), rss_charts(figs), latency_charts(figs)]
+    parts = [throughput_chart(figs), rss_charts(figs), latency_charts(figs, results.get("histograms") or [])]
     parts = [p for p in parts if p]
     if not parts:
         return ('<p class="muted">No charted figures in this run (rx_pps_&lt;size&gt;B, *queue&lt;N&gt;_pkts, '
@@ -368,11 +436,53 @@ def _baseline(comp: dict | None) -> str:
     return html
 
 
+def _device_banner(results: dict) -> str:
+    cls = results.get("device_class")
+    if cls == "software":
+        ports = sorted({str(p.get("driver")) for p in results.get("ports", []) if p.get("driver")})
+        what = f" ({', '.join(ports)})" if ports else ""
+        return (f'<div class="banner device">software devices — not a hardware qualification. The ports under '
+                f"test are DPDK virtual devices{escape(what)}: rates and latencies are those of memory and CPUs, "
+                "not of a NIC.</div>")
+    if cls == "emulated":
+        nic = results.get("inventory", {}).get("emulated_nic")
+        what = f" ({nic})" if nic else ""
+        return (f'<div class="banner device">emulated NIC — not a hardware qualification{escape(what)}: the NIC '
+                "under test is emulated by a hypervisor; rates and latencies are the emulator's.</div>")
+    return ""
+
+
+def _reproduce(results: dict) -> str:
+    run = results.get("run") or {}
+    h = results.get("harness") or {}
+    inv = results.get("inventory", {})
+    prof = results.get("profile", {})
+    pairs = [("command line", f"<code>{escape(str(run.get('command', '')))}</code>"),
+             ("working directory", _or_unknown(run.get("cwd"))),
+             ("dpdk-harness", escape(_harness_text(results))),
+             ("DPDK version", _or_unknown(inv.get("dpdk_version"))),
+             ("kernel command line", _or_unknown(inv.get("kernel_cmdline"))),
+             ("profile", f"{escape(str(prof.get('name', '')))} <span class='muted small'>"
+                         f"{escape(str(prof.get('path', '')))}</span>")]
+    html = _kv(pairs)
+    if run.get("rerun"):
+        checkout = (f"git -C {h.get('source')} checkout {h['commit']}  # the harness as it ran\n"
+                    if h.get("commit") else "")
+        html += f"<h3>re-run</h3><pre class='cmd'>{escape(checkout)}{escape(run['rerun'])}</pre>"
+    if prof.get("loaded"):
+        import json
+
+        html += ("<h3>Profile as loaded (command-line overrides applied)</h3>"
+                 f"<pre class='cmd'>{escape(json.dumps(prof['loaded'], indent=1))}</pre>")
+    return html
+
+
 # ------------------------------------------------------------------------------ the page
 
 
 def render(results: dict) -> str:
     """The whole page. ``results["baseline"]`` (a Comparison.to_dict()) adds the comparison section."""
+    results = with_wire({**results, "figures": [dict(f) for f in results.get("figures", [])]})
     prof = results.get("profile", {})
     cls, sentence = overall(results)
     title = f"dpdk-harness qualification report: {prof.get('name', '')} on {results.get('hostname', '')}"
@@ -385,7 +495,11 @@ def render(results: dict) -> str:
     ]
     if results.get("baseline"):
         sections.append(("baseline", "Baseline comparison", _baseline(results["baseline"])))
+    sections.append(("reproduce", "Reproduce this run", _reproduce(results)))
     banners = [f'<div class="banner {cls}">{escape(sentence)}</div>']
+    device = _device_banner(results)
+    if device:
+        banners.append(device)
     if results.get("probe_fault"):
         banners.append(f'<div class="banner warn">PROBE FAULT {escape(str(results["probe_fault"]))}: the probe '
                        "misbehaved on purpose (mutation test); these results are not a qualification.</div>")

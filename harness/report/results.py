@@ -20,7 +20,9 @@ from harness.report import junit
 from harness.report.junit import INTERRUPTED_MESSAGE
 
 FORMAT = "dpdk-harness-results"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3  # 3: structured figure fields, numbers as numbers, suites, run/harness facts, histograms
+OUTCOMES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed", "interrupted")
+WIRE_OVERHEAD_BYTES = 20  # preamble + SFD (8) and inter-frame gap (12): what a frame costs on the wire
 
 #: order of precedence when a test has several phase reports (setup, call, teardown)
 _OUTCOME_RANK = {"error": 5, "failed": 4, "xpassed": 3, "skipped": 2, "xfailed": 2, "passed": 1, "interrupted": 0,
@@ -54,13 +56,94 @@ def suite_of(nodeid: str) -> str:
     return str(path.parent) if str(path.parent) not in ("", ".") else path.stem
 
 
+_NUMBER_RE = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+_SIZE_RE = re.compile(r"^(?P<metric>.+)_(?P<size>\d+)B$")
+_QUEUE_RE = re.compile(r"queue(?P<q>\d+)(?=_|$)")
+_LAT_RE = re.compile(r"(?:^|_)latency_(?P<stat>p\d+(?:\.\d+)?|min|max|mean|avg|median)_(?P<unit>ns|us|ms)(?:_|$)")
+#: latency statistics in the order they are read (and charted)
+LATENCY_ORDER = ("min", "p50", "p90", "p99", "p99.9", "max")
+_STAT_ALIASES = {"p999": "p99.9", "p9999": "p99.99", "median": "p50", "avg": "mean"}
+
+
+def number(v):
+    """A value for machines: numbers (and numeric strings) as JSON numbers, the rest as it is."""
+    if isinstance(v, bool) or v is None:
+        return v
+    if isinstance(v, (int, float)):
+        return v if not isinstance(v, float) or math.isfinite(v) else None
+    if isinstance(v, str) and _NUMBER_RE.match(v.strip()):
+        f = float(v)
+        return int(f) if f.is_integer() and not any(c in v for c in ".eE") else f
+    return v
+
+
+def structure(name: str) -> dict[str, Any]:
+    """What a figure's name encodes, as fields: ``ndr_pps_64B`` -> metric ndr_pps, frame_size 64;
+    ``rss_queue3_pkts`` -> metric rss_queue_pkts, queue 3; ``latency_p999_us_64B`` -> stat p99.9."""
+    out: dict[str, Any] = {"metric": name, "frame_size": None, "queue": None, "stat": None}
+    m = _SIZE_RE.match(name)
+    if m:
+        out["metric"], out["frame_size"] = m.group("metric"), int(m.group("size"))
+    q = _QUEUE_RE.search(out["metric"])
+    if q:
+        out["queue"] = int(q.group("q"))
+        out["metric"] = out["metric"][:q.start()] + "queue" + out["metric"][q.end():]
+    lat = _LAT_RE.search(out["metric"])
+    if lat:
+        stat = lat.group("stat")
+        out["stat"] = _STAT_ALIASES.get(stat, stat)
+    return out
+
+
 def figure_record(f) -> dict:
-    """A Figure (or its dict) with its verdict and target as text, as results.json lists it."""
+    """A Figure (or its dict) as results.json lists it: always the same keys; frame size, queue and
+    statistic as fields; numbers as numbers; the verdict and the target as text for people."""
     d = dict(f.__dict__) if hasattr(f, "__dict__") else dict(f)
-    d.setdefault("extra", {})
-    d["verdict"] = verdict(d.get("passed"))
-    d["target_text"] = target_text(d.get("target"), d.get("op", ">="))
-    return d
+    extra = {k: number(v) for k, v in (d.get("extra") or {}).items()}
+    fields = structure(d["name"])
+    for key in ("frame_size", "queue", "stat"):  # given explicitly (measure(..., frame_size=64)) wins
+        if key in extra:
+            fields[key] = extra.pop(key)
+        elif d.get(key) is not None:
+            fields[key] = d[key]
+    bound = extra.get("bounded_by") or d.get("bound")
+    rec = {
+        "test": d["test"], "name": d["name"], "metric": d.get("metric") or fields["metric"],
+        "value": number(d.get("value")), "unit": d.get("unit") or "",
+        "target": number(d.get("target")), "op": d.get("op") or ">=", "passed": d.get("passed"),
+        "frame_size": fields["frame_size"], "queue": fields["queue"], "stat": fields["stat"],
+        # a rate the search could not push past its upper bound: a lower bound, not the device's limit
+        "bound": {"tester ceiling": "tester", "line rate": "line rate"}.get(bound, bound),
+        "extra": extra,
+    }
+    rec["verdict"] = verdict(rec["passed"])
+    rec["target_text"] = target_text(rec["target"], rec["op"])
+    return rec
+
+
+def measured_text(f: dict) -> str:
+    """The measured value as people should read it: a tester-bound rate is a lower bound."""
+    text = fmt(f.get("value"))
+    if f.get("bound") == "tester":
+        return f"≥ {text} (tester limit; device not saturated)"
+    if f.get("bound") == "line rate":
+        return f"{text} (line rate)"
+    return text
+
+
+def wire(f: dict, link_gbps: float | None) -> dict[str, Any]:
+    """On-wire bit rate of a packet rate with a frame size, its share of the link, and whether it is
+    above the link speed (then the speed the port reports is not a real limit, e.g. a software device)."""
+    size = f.get("frame_size")
+    if f.get("unit") != "pps" or not size or not isinstance(f.get("value"), (int, float)):
+        return {}
+    gbps = f["value"] * (size + WIRE_OVERHEAD_BYTES) * 8 / 1e9
+    out: dict[str, Any] = {"wire_gbps": gbps, "link_gbps": link_gbps, "line_rate_share": None,
+                           "above_link": False}
+    if link_gbps:
+        out["line_rate_share"] = gbps / link_gbps
+        out["above_link"] = gbps > link_gbps * 1.0001
+    return out
 
 
 # ------------------------------------------------------------------------------ per-test verdicts
@@ -207,11 +290,18 @@ def port_inventory(sess, sys_root: str = "/sys") -> list[dict[str, Any]]:
 # ------------------------------------------------------------------------------ the results
 
 
-def build(sess, outcomes: dict[str, int], exit_status: int, inventory: dict[str, str], *,
-          tests: list[dict] | None = None, junit_path: Path | None = None, sys_root: str = "/sys") -> dict:
-    """results.json's content. ``tests`` (from :func:`tests_from_stats`) wins over ``junit_path``."""
-    figures = [figure_record(f) for f in sess.figures]
-    skips = [{"check": n, "reason": r} for n, r in sess.skips]
+def build(sess, outcomes: dict[str, int] | None, exit_status: int, inventory: dict[str, str], *,
+          tests: list[dict] | None = None, junit_path: Path | None = None, sys_root: str = "/sys",
+          in_scope=None, invocation: dict | None = None) -> dict:
+    """results.json's content. ``tests`` (from :func:`tests_from_stats`) wins over ``junit_path``.
+
+    ``in_scope(nodeid)`` keeps the qualification to the suites' checks (the plugin passes it when the
+    run collects suites); ``outcomes`` None: counted from the tests kept. ``invocation`` (``dir``,
+    ``args``, ``argv``) says how the run was started, for the re-run line.
+    """
+    keep = in_scope or (lambda nodeid: True)
+    figures = [figure_record(f) for f in sess.figures if keep(f.test if hasattr(f, "test") else f["test"])]
+    skips = [{"check": n, "reason": r} for n, r in sess.skips if keep(n)]
     source = "pytest"
     if tests is None:
         tests = tests_from_junit(junit_path, [f["test"] for f in figures] + [s["check"] for s in skips])
@@ -224,6 +314,7 @@ def build(sess, outcomes: dict[str, int], exit_status: int, inventory: dict[str,
                 tests.append({"nodeid": f["test"], "outcome": "unknown", "duration_s": None, "message": ""})
         for s in skips:
             tests.append({"nodeid": s["check"], "outcome": "skipped", "duration_s": None, "message": s["reason"]})
+    tests = [t for t in tests if keep(t["nodeid"])]
     reasons = {s["check"]: s["reason"] for s in skips}
     for t in tests:
         if exit_status == 2 and t["outcome"] == "unknown" and source == "pytest":
@@ -233,18 +324,28 @@ def build(sess, outcomes: dict[str, int], exit_status: int, inventory: dict[str,
         t["figures"] = [f["name"] for f in figures if f["test"] == t["nodeid"]]
         if t["outcome"] == "skipped" and t["nodeid"] in reasons:
             t["message"] = reasons[t["nodeid"]]
-        failed = [f["name"] for f in figures if f["test"] == t["nodeid"] and f["passed"] is False]
-        if failed:
-            t["failed_figures"] = failed
+        t["failed_figures"] = [f["name"] for f in figures if f["test"] == t["nodeid"] and f["passed"] is False]
+    if outcomes is None:
+        outcomes = {o: sum(1 for t in tests if t["outcome"] == o) for o in OUTCOMES}
+    else:
+        outcomes = {**{o: 0 for o in OUTCOMES}, **outcomes}
     inv = dict(inventory)
     inv.setdefault("dpdk_version", dpdk_version())
     profile = sess.profile
+    ports = port_inventory(sess, sys_root)
+    link = link_gbps(profile, ports)
+    for f in figures:
+        f.update(wire(f, link))
+    device_class = ("emulated" if "emulated_nic" in inv else "hardware") if profile.ports.nic_mode else "software"
     return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "harness_version": __version__,
+        "harness": harness_facts(),
         "profile": {"name": profile.name, "path": profile.path,
-                    "description": getattr(profile, "description", "")},
+                    "description": getattr(profile, "description", ""), "loaded": plain(profile)},
+        "run": run_facts(invocation, profile),
+        "device_class": device_class,
         "hostname": platform.node(),
         "finished": _dt.datetime.now(_dt.timezone.utc).astimezone().isoformat(timespec="seconds"),
         "exit_status": exit_status,
@@ -252,12 +353,121 @@ def build(sess, outcomes: dict[str, int], exit_status: int, inventory: dict[str,
         "probe_fault": getattr(sess, "probe_fault", None),
         "outcomes": outcomes,
         "inventory": inv,
-        "ports": port_inventory(sess, sys_root),
+        "ports": ports,
+        "link_gbps": link,
         "tests_source": source,
+        "suites": suite_verdicts(tests),
         "tests": tests,
         "figures": figures,
+        "histograms": [h for h in getattr(sess, "histograms", []) if keep(h["test"])],
         "skips": skips,
     }
+
+
+def suite_verdicts(tests: list[dict]) -> list[dict]:
+    """One verdict per suite: passed, failed, "passed with N skipped", or not verified (all skipped)."""
+    suites: dict[str, dict[str, int]] = {}
+    for t in tests:
+        c = suites.setdefault(t["suite"], {o: 0 for o in OUTCOMES})
+        if t["outcome"] in c:
+            c[t["outcome"]] += 1
+    out = []
+    for name, c in suites.items():
+        if c["failed"] or c["error"] or c["xpassed"]:
+            v = "failed"
+        elif c["interrupted"]:
+            v = "interrupted"
+        elif not c["passed"]:
+            v = f"not verified ({c['skipped']} skipped)" if c["skipped"] else "not run"
+        elif c["skipped"]:
+            v = f"passed with {c['skipped']} skipped"
+        else:
+            v = "passed"
+        out.append({"suite": name, "verdict": v, **c})
+    return out
+
+
+def link_gbps(profile, ports: list[dict]) -> float | None:
+    """The link speed rates are judged against: the profile's targets.link_gbps, else the slowest
+    speed the ports under test report (a vdev PMD reports a nominal one)."""
+    given = getattr(getattr(profile, "targets", None), "link_gbps", None)
+    if given:
+        return float(given)
+    kind = "nic" if profile.ports.nic_mode else profile.ports.topology
+    speeds = [p["speed_mbps"] for p in ports if p.get("topology") == kind and isinstance(p.get("speed_mbps"), int)
+              and p["speed_mbps"] > 0]
+    return min(speeds) / 1000 if speeds else None
+
+
+def with_wire(results: dict) -> dict:
+    """Fill in the on-wire fields of figures that lack them (a results.json from an older harness, or
+    made by hand): the link speed is the run's ``link_gbps``, else the slowest speed a port reports."""
+    link = results.get("link_gbps")
+    if link is None:
+        speeds = [p["speed_mbps"] for p in results.get("ports", [])
+                  if isinstance(p.get("speed_mbps"), int) and p["speed_mbps"] > 0]
+        link = min(speeds) / 1000 if speeds else None
+    for f in results.get("figures", []):
+        if "wire_gbps" not in f:
+            f.update(wire(f, link))
+    return results
+
+
+def plain(obj):
+    """A profile (dataclasses, FrozenMaps, tuples, frozensets) as JSON-ready data, as it was loaded."""
+    import dataclasses
+    from collections.abc import Mapping
+
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, Mapping):
+        return {str(k): plain(v) for k, v in obj.items()}
+    if isinstance(obj, (frozenset, set)):
+        return sorted(plain(v) for v in obj)
+    if isinstance(obj, (list, tuple)):
+        return [plain(v) for v in obj]
+    if isinstance(obj, bytes):
+        return obj.hex()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def harness_facts() -> dict[str, Any]:
+    """This harness: version, and the git commit of the checkout it runs from (None when installed
+    from a wheel); ``dirty`` when the checkout has local changes."""
+    import subprocess
+
+    here = Path(__file__).resolve().parents[2]
+    facts: dict[str, Any] = {"version": __version__, "commit": None, "dirty": None, "source": str(here)}
+    if not (here / ".git").exists():
+        return facts
+    try:
+        commit = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True,
+                                timeout=5)
+        status = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
+                                capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return facts
+    if commit.returncode == 0:
+        facts["commit"] = commit.stdout.strip()
+        facts["dirty"] = bool(status.stdout.strip()) if status.returncode == 0 else None
+    return facts
+
+
+def run_facts(invocation: dict | None, profile) -> dict[str, Any]:
+    """The command line and a line that runs the same checks again, with the same profile."""
+    import shlex
+    import sys
+
+    inv = invocation or {}
+    argv = list(inv.get("argv") or sys.argv)
+    cwd = inv.get("dir") or os.getcwd()
+    args = [str(a) for a in (inv.get("args") if inv.get("args") is not None else argv[1:])]
+    if not any(a == "--dpdk-profile" or a.startswith("--dpdk-profile=") for a in args) and profile.path != "<string>":
+        args.append(f"--dpdk-profile={profile.path}")  # the default profile, named: a later default may differ
+    rerun = f"cd {shlex.quote(str(cwd))} && {shlex.quote(sys.executable)} -m pytest {shlex.join(args)}"
+    return {"command": shlex.join(argv), "cwd": str(cwd), "args": args, "rerun": rerun}
 
 
 def figure_verdicts(results: dict) -> dict[str, list[tuple[str, str]]]:
@@ -303,4 +513,6 @@ def load(path: str | os.PathLike) -> dict:
     data["figures"] = [figure_record(f) for f in data["figures"]]
     for t in data["tests"]:
         t.setdefault("suite", suite_of(t.get("nodeid", "")))
-    return data
+        t.setdefault("failed_figures", [])
+    data.setdefault("suites", suite_verdicts(data["tests"]))
+    return with_wire(data)

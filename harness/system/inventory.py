@@ -81,6 +81,7 @@ def host_inventory(sys_root="/sys", proc_root="/proc") -> dict[str, str]:
     inv["cmdline_iommu"] = " ".join(
         f"{k}={cmdline[k]}" if cmdline[k] else k for k in _IOMMU_KEYS if k in cmdline
     )
+    inv["kernel_cmdline"] = " ".join(_read(Path(proc_root) / "cmdline").split())
     inv["hugepages"] = _hugepages_text(sys_root)
     return inv
 

@@ -30,21 +30,25 @@ def test_zero_loss_rate_meets_target(find_throughput, pps_target, profile, dut_p
     floor = pps_target.pps * (1 - t.tolerance)
     trial = best.best
     ceiling = results[0].ceiling
-    extra = dict(min=f"{rates[0]:.0f}", max=f"{rates[-1]:.0f}", burst=profile.queues.burst,
+    extra = dict(frame_size=size, min=round(rates[0]), max=round(rates[-1]), burst=profile.queues.burst,
                  search=search_profile.name, trial_s=search_profile.trial_s, repeats=len(results),
                  trials=sum(r.trials for r in results), dut=dut_path.mode,
                  repeated_for_tester_stalls=sum(len(r.ndr.repeated) for r in results),
-                 tester_ceiling=f"{ceiling.offered_pps:.0f}", max_rate=f"{results[0].max_rate:.0f}")
+                 tester_ceiling=round(ceiling.offered_pps), max_rate=round(results[0].max_rate),
+                 path=dut_path.description)
     if trial is not None:
-        extra.update(intended=trial.intended, offered=f"{trial.offered_pps:.0f}",
-                     received=f"{trial.received_pps:.0f}", lost=trial.lost, unsent=trial.unsent)
+        extra.update(intended=trial.intended, offered=round(trial.offered_pps),
+                     received=round(trial.received_pps), lost=trial.lost, unsent=trial.unsent)
     if best.bounded_by_max:
         extra["bounded_by"] = "line rate" if results[0].max_rate < ceiling.offered_pps else "tester ceiling"
     measure(f"{'ndr' if loss <= 0 else 'rate_at_loss'}_pps_{size}B", best.rate, unit="pps", target=floor, **extra)
-    pdrs = [r.pdr.rate for r in results if r.pdr is not None and r.pdr.goal_loss > 0]
+    pdr_searches = [r.pdr for r in results if r.pdr is not None and r.pdr.goal_loss > 0]
+    pdrs = [p.rate for p in pdr_searches]
     if pdrs and loss <= 0:
-        measure(f"pdr_pps_{size}B", sorted(pdrs)[(len(pdrs) - 1) // 2], unit="pps",
-                loss_ratio=profile.measure.pdr_loss, min=f"{min(pdrs):.0f}", max=f"{max(pdrs):.0f}")
+        bound = {"bounded_by": extra["bounded_by"]} if all(p.bounded_by_max for p in pdr_searches) and \
+            "bounded_by" in extra else {}
+        measure(f"pdr_pps_{size}B", sorted(pdrs)[(len(pdrs) - 1) // 2], unit="pps", frame_size=size,
+                loss_ratio=profile.measure.pdr_loss, min=round(min(pdrs)), max=round(max(pdrs)), **bound)
     assert best.rate >= floor, (
         f"{size}-byte frames through {dut_path.description}: {_describe_search(best, what)} "
         f"(min {rates[0]:,.0f}, max {rates[-1]:,.0f} over {len(rates)} searches; tester ceiling "

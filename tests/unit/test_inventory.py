@@ -44,6 +44,8 @@ def test_inventory_of_a_tuned_host(tmp_path):
         "cmdline_nohz_full": "2-31",
         "cmdline_rcu_nocbs": "2-31",
         "cmdline_iommu": "intel_iommu=on iommu=pt",
+        "kernel_cmdline": "BOOT_IMAGE=/vmlinuz root=/dev/sda1 ro isolcpus=2-31 nohz_full=2-31 rcu_nocbs=2-31 "
+                          "intel_iommu=on iommu=pt quiet -- isolcpus=nope",
         "hugepages": "2048kB: 128 total, 120 free; 1048576kB: 0 total",
     }
 

@@ -101,7 +101,7 @@ def test_charts_are_made_from_the_figure_names():
     for s in svgs:
         ET.fromstring(s)  # well-formed XML
     thr, rss, lat = svgs
-    assert "Received rate vs frame size" in thr and all(f">{s}B<" in thr for s in (64, 512, 1518))
+    assert "Rate vs frame size" in thr and all(f">{s}B<" in thr for s in (64, 512, 1518))
     assert thr.count('class="tg"') == 3 and thr.count('class="wh"') == 3  # targets and min..max whiskers
     assert svg.COLOURS[False] in thr and svg.COLOURS[True] in thr  # the 1518B bar failed its target
     assert all(f">q{q}<" in rss for q in range(4)) and "even share 256" in rss

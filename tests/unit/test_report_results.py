@@ -47,7 +47,7 @@ SKIPS = [(HASH, "net_ring (net_ring_a) reports no RSS hash functions")]
 
 def test_build_without_per_test_verdicts_derives_them_from_figures_and_skips():
     res = results.build(fake_session(synthetic_figures(), SKIPS), {"passed": 3, "skipped": 1}, 1, INVENTORY)
-    assert res["format"] == "dpdk-harness-results" and res["format_version"] == 2
+    assert res["format"] == "dpdk-harness-results" and res["format_version"] == 3
     assert res["tests_source"] == "figures"
     tests = {t["nodeid"]: t for t in res["tests"]}
     assert tests[HASH]["outcome"] == "skipped" and "RSS hash" in tests[HASH]["message"]
