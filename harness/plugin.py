@@ -32,7 +32,7 @@ SYS_ROOT = os.environ.get("DPDK_HARNESS_SYS_ROOT", "/sys")
 
 
 #: options whose presence on the command line makes a run a harness run (other areas add theirs, e.g. --audit)
-ACTIVATING_OPTIONS = ["nic", "vdev", "profile", "report_dir", "lcores", "baseline", "probe_fault"]
+ACTIVATING_OPTIONS = ["nic", "vdev", "dpdk_profile", "report_dir", "lcores", "baseline", "probe_fault"]
 INI_ACTIVATE = "dpdk_harness"
 #: a conftest.py that sets this marks its directory as conformance suites
 SUITES_MARK = "DPDK_HARNESS_SUITES"
@@ -49,7 +49,7 @@ def pytest_addoption(parser):
     g.addoption("--dpdk-vdev", "--vdev", dest="vdev", metavar="TOPOLOGY", default=None,
                 help=f"virtual-device topology when no --nic: {registry.topology_names()} "
                      "(default: the profile's ports.topology)")
-    g.addoption("--dpdk-profile", dest="profile", metavar="PATH", default=None,
+    g.addoption("--dpdk-profile", dest="dpdk_profile", metavar="PATH", default=None,
                 help="deployment profile (TOML); default profiles/vdev.toml "
                      "(no --profile spelling: pytest-profiling owns it)")
     g.addoption("--dpdk-report-dir", "--report-dir", dest="report_dir", metavar="DIR", default=None,
@@ -140,7 +140,7 @@ def _refuse_xdist(config) -> None:
 
 
 def _load(config):
-    path = config.getoption("profile") or default_profile_path()
+    path = config.getoption("dpdk_profile") or default_profile_path()
     prof = load_profile(path).with_overrides(
         nic=config.getoption("nic") or None,
         topology=config.getoption("vdev"),

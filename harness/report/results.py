@@ -136,7 +136,7 @@ def wire(f: dict, link_gbps: float | None) -> dict[str, Any]:
     above the link speed (then the speed the port reports is not a real limit, e.g. a software device)."""
     size = f.get("frame_size")
     if f.get("unit") != "pps" or not size or not isinstance(f.get("value"), (int, float)):
-        return {}
+        return {"wire_gbps": None, "link_gbps": None, "line_rate_share": None, "above_link": None}
     gbps = f["value"] * (size + WIRE_OVERHEAD_BYTES) * 8 / 1e9
     out: dict[str, Any] = {"wire_gbps": gbps, "link_gbps": link_gbps, "line_rate_share": None,
                            "above_link": False}
