@@ -34,6 +34,7 @@ table.kv th{width:230px}
 .INCOMPLETE,.interrupted{background:#6a1b9a}.bound{background:#8a8f98}
 .v-passed{background:#2e7d32}.v-failed{background:#c62828}.v-partial{background:#8d6e00}.v-none{background:#607d8b}
 .flag{color:#8e1b1b;font-weight:600}
+div.details{max-width:380px;overflow-wrap:anywhere;font-size:12px;color:#444}
 pre.cmd{background:#fff;border:1px solid #d6d6d6;padding:6px 8px;white-space:pre-wrap;word-break:break-all;font-size:12px}
 .banner{padding:10px 14px;border-radius:6px;margin:10px 0;font-weight:600}
 .banner.FAIL{background:#fdecea;color:#8e1b1b;border:1px solid #f5c2c0}
@@ -261,7 +262,7 @@ def _figures(results: dict) -> str:
         rows.append([escape(suite_of(f["test"])), escape(f["test"].split("::", 1)[-1]), escape(f["name"]),
                      escape(measured_text(f)) + (f"<br><span class='small'>{wire}</span>" if wire else ""),
                      escape(f.get("unit") or ""), escape(f.get("target_text") or "-"), _verdict_cell(f),
-                     escape(extra)])
+                     f'<div class="details">{escape(extra)}</div>' if extra else ""])
     return _table(["suite", "check", "figure", "measured", "unit", "target", "verdict", "details"], rows,
                   num_cols=(3,))
 
@@ -466,15 +467,26 @@ def _reproduce(results: dict) -> str:
                          f"{escape(str(prof.get('path', '')))}</span>")]
     html = _kv(pairs)
     if run.get("rerun"):
-        checkout = (f"git -C {h.get('source')} checkout {h['commit']}  # the harness as it ran\n"
-                    if h.get("commit") else "")
+        checkout = (f"git -C {h.get('source')} checkout {h['commit']}  # the harness as it ran"
+                    + (" (it had local changes)" if h.get("dirty") else "") + "\n" if h.get("commit") else "")
         html += f"<h3>re-run</h3><pre class='cmd'>{escape(checkout)}{escape(run['rerun'])}</pre>"
     if prof.get("loaded"):
-        import json
-
         html += ("<h3>Profile as loaded (command-line overrides applied)</h3>"
-                 f"<pre class='cmd'>{escape(json.dumps(prof['loaded'], indent=1))}</pre>")
+                 f"<pre class='cmd'>{escape(_profile_lines(prof['loaded']))}</pre>")
     return html
+
+
+def _profile_lines(loaded: dict) -> str:
+    """The loaded profile, one ``section.key = value`` line per key (values as JSON)."""
+    import json
+
+    lines = []
+    for key, value in loaded.items():
+        if isinstance(value, dict):
+            lines += [f"{key}.{k} = {json.dumps(v)}" for k, v in value.items()]
+        else:
+            lines.append(f"{key} = {json.dumps(value)}")
+    return "\n".join(lines)
 
 
 # ------------------------------------------------------------------------------ the page
@@ -504,7 +516,8 @@ def render(results: dict) -> str:
         banners.append(f'<div class="banner warn">PROBE FAULT {escape(str(results["probe_fault"]))}: the probe '
                        "misbehaved on purpose (mutation test); these results are not a qualification.</div>")
     nav = "".join(f'<a href="#{sid}">{escape(name)}</a>' for sid, name, _ in sections)
-    outcomes = ", ".join(f"{n} {k}" for k, n in results.get("outcomes", {}).items()) or "no tests ran"
+    outcomes = ", ".join(f"{n} {k}" for k, n in results.get("outcomes", {}).items() if n) or "no tests ran"
+    rerun = (results.get("run") or {}).get("rerun")
     body = "".join(f'<section id="{sid}"><h2>{escape(name)}</h2>{html}</section>' for sid, name, html in sections)
     signoff = _kv([("qualified by", ""), ("date", ""), ("signature", "")]).replace('class="kv"', 'class="kv signoff"')
     return (
@@ -514,7 +527,9 @@ def render(results: dict) -> str:
         f"<h1>{escape(title)}</h1>"
         f'<p class="muted">profile {escape(str(prof.get("name", "")))} ({escape(str(prof.get("path", "")))}); '
         f"finished {escape(str(results.get('finished', '')))}; exit status {escape(str(results.get('exit_status')))}; "
-        f"{escape(outcomes)}; dpdk-harness {escape(str(results.get('harness_version', '')))}</p>"
+        f"{escape(outcomes)}; dpdk-harness {escape(_harness_text(results))}</p>"
+        + (f'<p class="small">re-run: <code>{escape(rerun)}</code> (<a href="#reproduce">details</a>)</p>'
+           if rerun else "") +
         f"{''.join(banners)}<nav>{nav}</nav>{body}"
         f'<section id="signoff"><h2>Sign-off</h2>{signoff}</section>'
         "</main></body></html>\n"

@@ -21,14 +21,15 @@ def test_latency_within_limits(find_throughput, pps_target, profile, dut_path, w
     trial = tester.trial(load, profile.measure.duration_s)
     lat = trial.latency
     assert lat is not None, f"{size}-byte frames: no frame came back at {load:,.0f} pps; nothing to time"
+    path = f"{dut_path.description}; frames sent and received by lcore {worker}"
     common = dict(load_pps=round(load), ndr_pps=round(ndr.rate), load_fraction=profile.measure.latency_load,
-                  frames=lat.count, frame_size=size, path=dut_path.description)
+                  frames=lat.count, frame_size=size, path=path)
     for key in perf.PERCENTILES.keys() | {"max"}:
         measure(f"latency_{key}_us_{size}B", lat.get(key), unit="us", target=lim.get(key), op="<=", **common)
     measure(f"latency_min_us_{size}B", lat.min, unit="us", **common)
     us = 1e6 / trial.tsc_hz
     buckets = ((lo * us, hi * us, n) for i, n in enumerate(trial.hist) if n for lo, hi in [perf.bucket_range(i)])
-    measure.histogram(f"latency_us_{size}B", buckets, unit="us", frame_size=size, path=dut_path.description,
+    measure.histogram(f"latency_us_{size}B", buckets, unit="us", frame_size=size, path=path,
                       frames=lat.count, min=lat.min, max=lat.max, load_pps=round(load))
     assert trial.lost == 0, (
         f"{size}-byte frames: {trial.lost} of {trial.intended} frames lost at {profile.measure.latency_load:g} x NDR "
