@@ -11,6 +11,7 @@ an option of ours is given, or the ini setting ``dpdk_harness = true`` is set.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import pathlib
 import signal
@@ -203,6 +204,7 @@ def pytest_configure(config):
             report_dir.mkdir(parents=True, exist_ok=True)
             config.option.xmlpath = str(report_dir / "junit.xml")
     sess = HarnessSession(prof, sys_root=SYS_ROOT, probe_fault=config.getoption("probe_fault"))
+    sess.on_step = _step_printer(config)
     # one inventory for every output (header, junit.xml, results.json, report.html): the host as found
     sess.inventory = inventory.host_inventory(sys_root=SYS_ROOT)
     config.stash[SESSION_KEY] = sess
@@ -212,6 +214,21 @@ def pytest_configure(config):
     _OWNER_PID = os.getpid()
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _interrupt)
+
+
+def _step_printer(config):
+    """A line per setup step with its time, on the terminal even while pytest captures output."""
+
+    def line(what: str, seconds: float) -> None:
+        tr = config.pluginmanager.get_plugin("terminalreporter")
+        if tr is None or config.option.verbose < 0:
+            return
+        capture = config.pluginmanager.get_plugin("capturemanager")
+        with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+            tr.ensure_newline()
+            tr.write_line(f"dpdk-harness: setup: {what}: {seconds:.2f} s")
+
+    return line
 
 
 def pytest_unconfigure(config):

@@ -6,12 +6,14 @@ restore`` after a kill) puts the host back as it was.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import secrets
 import threading
+import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from harness import probe, topology
 from harness.errors import HarnessError, ProbeError, UsageError
@@ -84,6 +86,8 @@ class HarnessSession:
         self.inventory: dict[str, str] = {}  # the host as found, taken once for every report
         self.histograms: list[dict[str, Any]] = []  # latency histograms for the reports (Recorder.histogram)
         self.error: HarnessError | None = None
+        #: told each setup step and its time ("reserving 136 hugepages of 2048 kB", 0.03): progress lines
+        self.on_step: Callable[[str, float], None] | None = None
         self._lock = threading.RLock()
         self._closed = False
         self._owner_pid = os.getpid()
@@ -111,6 +115,17 @@ class HarnessSession:
                 raise
             return self
 
+    @contextlib.contextmanager
+    def _step(self, what: str):
+        """Time one setup step and tell ``on_step`` when it is done (not when it failed: the error says)."""
+        start = time.monotonic()
+        yield
+        if self.on_step is not None:
+            try:
+                self.on_step(what, time.monotonic() - start)
+            except Exception:  # a progress line must never cost the run
+                pass
+
     def _boot(self) -> None:
         """Provision, boot EAL, create the pool: under the hugepage boot lock."""
         self._provision()
@@ -121,11 +136,13 @@ class HarnessSession:
         self.journal.record("dir", path=os.path.join(RUNTIME_BASE, self.file_prefix))
         run = probe.RunConfig(burst=self.profile.queues.burst,
                               faults=probe.FAULTS[self.probe_fault] if self.probe_fault else 0)
-        self.eal = probe.Eal.boot(eal_args(self.profile, file_prefix=self.file_prefix, huge_dir=self.huge_dir),
-                                  run=run)
+        with self._step(f"EAL boot (lcores {self.profile.eal.lcores_arg()}, {self.profile.eal.memory_mb} MB)"):
+            self.eal = probe.Eal.boot(eal_args(self.profile, file_prefix=self.file_prefix, huge_dir=self.huge_dir),
+                                      run=run)
         mp = self.profile.mempool
         try:
-            self.pool = probe.Mempool("dh_pool", mp.mbufs, mp.cache, mp.data_room, mp.socket)
+            with self._step(f"mbuf pool ({mp.mbufs} mbufs of {mp.data_room} B, cache {mp.cache})"):
+                self.pool = probe.Mempool("dh_pool", mp.mbufs, mp.cache, mp.data_room, mp.socket)
         except ProbeError as exc:
             # the deployment's pool itself is broken: suites/mempool says which rule it
             # breaks; checks that need the pool fail at setup naming this error
@@ -135,11 +152,14 @@ class HarnessSession:
         e = self.profile.eal
         if e.hugepages:
             node = self.profile.mempool.socket if self.profile.mempool.socket >= 0 else None
-            hugepages.ensure_free(self.journal, e.hugepage_size_kb, hugepages_needed(self.profile), node,
-                                  sys_root=self.sys_root)
-            self.huge_dir = hugepages.ensure_mount(self.journal, e.hugepage_size_kb, proc_root=self.proc_root)
+            need = hugepages_needed(self.profile)
+            with self._step(f"reserving {need} hugepages of {e.hugepage_size_kb} kB"):
+                hugepages.ensure_free(self.journal, e.hugepage_size_kb, need, node, sys_root=self.sys_root)
+            with self._step("mounting hugetlbfs"):
+                self.huge_dir = hugepages.ensure_mount(self.journal, e.hugepage_size_kb, proc_root=self.proc_root)
         for addr in self.profile.ports.pci:
-            self.bound[addr] = pci.bind(self.journal, addr, sys_root=self.sys_root)
+            with self._step(f"binding {addr} to a DPDK driver"):
+                self.bound[addr] = pci.bind(self.journal, addr, sys_root=self.sys_root)
 
     def worker_lcores(self) -> list[int]:
         self.start()
@@ -162,12 +182,13 @@ class HarnessSession:
         with self._lock:
             topo = self.topologies.get(key)
             if topo is None:
-                if kind == "nic":
-                    topo = topology.nic_ports(self.profile)
-                else:
-                    topo = topology.build(kind, self.profile, self.journal, queues=queues)
-                self.topologies[key] = topo
-                topology.bring_up(topo, self.profile, self.pool, queues=queues)
+                with self._step(f"ports: {kind}" + (f" with {queues} queues" if queues else "")):
+                    if kind == "nic":
+                        topo = topology.nic_ports(self.profile)
+                    else:
+                        topo = topology.build(kind, self.profile, self.journal, queues=queues)
+                    self.topologies[key] = topo
+                    topology.bring_up(topo, self.profile, self.pool, queues=queues)
             return topo
 
     # ---------------------------------------------------------------- teardown

@@ -11,7 +11,9 @@ DUT modes (``measure.dut``):
 from __future__ import annotations
 
 import contextlib
+import math
 import os
+import time
 
 import pytest
 
@@ -26,24 +28,85 @@ def search_profile(profile) -> perf.SearchProfile:
     return perf.SEARCH_PROFILES[profile.measure.search].with_trial(profile.measure.trial_s)
 
 
-@pytest.fixture
-def progress(request, search_profile):
-    """``progress(label)`` -> a per-trial callback printing one line per trial on the terminal, for long
-    searches (trials of 1 s and more, e.g. ``measure.search = "rfc2544"``) or with ``-v``."""
-    tr = request.config.pluginmanager.get_plugin("terminalreporter")
-    capture = request.config.pluginmanager.get_plugin("capturemanager")
-    show = tr is not None and (request.config.option.verbose > 0 or search_profile.trial_s >= 1.0)
+class SearchProgress:
+    """One line per search trial of a frame size: ``trial 7/≈20, 64B, 12.3 Mpps, ETA 40 s (...)``.
 
-    def make(label: str):
-        if not show:
-            return None
+    The total is an estimate: the searches still to run (``searches``: the repeats, each an NDR search
+    and its PDR search) times the trials a search took so far (before the first ends: the bisection
+    steps from the upper bound down to the width, and a few for the PDR); the ETA is that many trials
+    at the mean wall time of a trial so far.
+    """
+
+    def __init__(self, write, label: str, *, searches: int, width: float, detail: bool = False):
+        self.write, self.label, self.detail = write, label, detail
+        self.searches, self.width = searches, width
+        self.done = 0
+        self.search_no = 0
+        self.started = False
+        self.per_search: list[int] = []
+        self.in_search = 0
+        self.lo = self.hi = None
+        self.start = time.monotonic()
+
+    def _estimate_left(self) -> int:
+        guess = (sum(self.per_search) / len(self.per_search) if self.per_search
+                 else 4 + math.ceil(math.log2(1 / self.width)))
+        if self.lo and self.hi and self.hi > self.lo:
+            here = max(1, math.ceil(math.log2((self.hi - self.lo) / (self.width * self.hi)))) \
+                if self.hi - self.lo > self.width * self.hi else 0
+        else:
+            here = max(1, round(guess) - self.in_search)
+        return here + round(guess * max(0, self.searches - self.search_no - 1))
+
+    def search(self, name: str):
+        """The per-trial callback of the next search (perf.search's ``progress``)."""
+        if self.started:
+            self.per_search.append(self.in_search)
+            self.search_no += 1
+        self.started = True
+        self.in_search, self.lo, self.hi = 0, None, None
 
         def line(trial: perf.TrialResult, state: str) -> None:
-            with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
-                tr.ensure_newline()
-                tr.write_line(f"  {label}: {trial.line()} -> {state}")
+            if state.startswith(("pass", "FAIL")):
+                self.done += 1
+                self.in_search += 1
+                if state.startswith("pass"):
+                    self.lo = max(self.lo or 0.0, trial.rate)
+                elif self.hi is None or trial.rate < self.hi:
+                    self.hi = trial.rate
+            left = self._estimate_left()
+            per = (time.monotonic() - self.start) / self.done if self.done else 0.0
+            eta = f", ETA {per * left:.0f} s" if self.done else ""
+            what = ("tester stalled: repeated" if state.startswith("tester stalled") else
+                    "tester ceiling, unpaced" if state.startswith("tester ceiling") else state.split(",")[0])
+            rate = trial.rate or trial.offered_pps
+            text = f"  trial {self.done}/≈{self.done + left}, {self.label}, {rate / 1e6:.1f} Mpps{eta} ({name}: {what})"
+            if self.detail:
+                text += f"\n      {trial.line()}; {state}"
+            self.write(text)
 
         return line
+
+
+@pytest.fixture
+def progress(request, search_profile, profile):
+    """``progress(label)`` -> a :class:`SearchProgress` printing one line per trial on the terminal, for
+    long searches (trials of 1 s and more, e.g. ``measure.search = "rfc2544"``) or with ``-v`` (the trial's
+    counts too with ``-vv``); None otherwise."""
+    tr = request.config.pluginmanager.get_plugin("terminalreporter")
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    verbose = request.config.option.verbose
+    show = tr is not None and (verbose > 0 or (search_profile.trial_s >= 1.0 and verbose >= 0))
+
+    def write(text: str) -> None:
+        with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+            tr.ensure_newline()
+            tr.write_line(text)
+
+    def make(label: str) -> SearchProgress | None:
+        if not show:
+            return None
+        return SearchProgress(write, label, searches=profile.measure.repeats, width=search_profile.width, detail=verbose > 1)
 
     return make
 
@@ -149,10 +212,12 @@ def find_throughput(dut_path, pool, worker, profile, search_profile, throughput_
         line_rate = perf.line_rate_pps(dut_path.link_gbps, frames) if dut_path.link_gbps else None
         goal = profile.targets.loss or profile.measure.pdr_loss  # the verdict's loss ratio, else the PDR's
         results, ceiling = [], None
+        shown = progress(label)
         for i in range(profile.measure.repeats):
             res = perf.throughput(tester, search_profile, line_rate=line_rate, pdr_loss=goal,
                                   warmup_s=profile.measure.warmup_s, ceiling=ceiling,
-                                  progress=progress(f"{label} search {i + 1}/{profile.measure.repeats}"))
+                                  progress=shown.search(f"search {i + 1}/{profile.measure.repeats}")
+                                  if shown else None)
             ceiling = res.ceiling
             results.append(res)
         throughput_cache.results[key] = results
