@@ -33,9 +33,12 @@ install_python() {
     fi
     # rebuild when the probe, its build or the package metadata changed since the last install
     if [ ! -f $STAMP ] || [ -n "$(find pyproject.toml setup.py harness/__init__.py harness/native -newer $STAMP -print -quit)" ]; then
-        echo "harness.sh: building the probe and installing dpdk-harness into $VENV"
-        $VENV/bin/pip install -q --upgrade pip >/dev/null
-        $VENV/bin/pip install -q -e ".[test]"
+        echo "harness.sh: building the probe and installing dpdk-harness into $VENV (log: $VENV/pip.log)"
+        # quiet: pip's and the build backend's chatter goes to the log, shown only when the install fails
+        if ! { $VENV/bin/pip install -q --upgrade pip && $VENV/bin/pip install -q -e ".[test]"; } >$VENV/pip.log 2>&1; then
+            tail -n 40 $VENV/pip.log >&2
+            die "installing dpdk-harness into $VENV failed (the end of $VENV/pip.log is above)"
+        fi
         touch $STAMP
     fi
 }
