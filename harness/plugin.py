@@ -37,6 +37,8 @@ ACTIVATING_OPTIONS = ["nic", "vdev", "dpdk_profile", "report_dir", "lcores", "ba
 INI_ACTIVATE = "dpdk_harness"
 #: a conftest.py that sets this marks its directory as conformance suites
 SUITES_MARK = "DPDK_HARNESS_SUITES"
+#: ... and this as the harness's own tests: a harness run, but no qualification (no reports by default)
+OWN_TESTS_MARK = "DPDK_HARNESS_OWN_TESTS"
 
 
 def pytest_addoption(parser):
@@ -84,13 +86,13 @@ def _runs_tests(config) -> bool:
                    ("help", "version", "collectonly", "markers", "showfixtures", "show_fixtures_per_test"))
 
 
-def suite_roots(config) -> list[pathlib.Path]:
+def suite_roots(config, mark: str = SUITES_MARK) -> list[pathlib.Path]:
     """Directories of the conformance suites this run loaded: those of conftest.py files that set
     ``DPDK_HARNESS_SUITES = True`` (pytest loads the conftest.py files above every path it is given
-    before ``pytest_configure``)."""
+    before ``pytest_configure``); with ``mark=OWN_TESTS_MARK``, those of the harness's own tests."""
     roots = []
     for plugin in config.pluginmanager.get_plugins():
-        if getattr(plugin, SUITES_MARK, False) is True and getattr(plugin, "__file__", None):
+        if getattr(plugin, mark, False) is True and getattr(plugin, "__file__", None):
             roots.append(pathlib.Path(plugin.__file__).resolve().parent)
     return sorted(set(roots))
 
@@ -106,8 +108,8 @@ def asked(config) -> bool:
 
 
 def wanted(config) -> bool:
-    """Is this a harness run? (asked for, or it collects the conformance suites)"""
-    return asked(config) or bool(suite_roots(config))
+    """Is this a harness run? (asked for, or it collects the conformance suites or our own tests)"""
+    return asked(config) or bool(suite_roots(config)) or bool(suite_roots(config, OWN_TESTS_MARK))
 
 
 def _in_roots(path: pathlib.Path, roots) -> bool:
@@ -190,13 +192,14 @@ def pytest_configure(config):
     roots = suite_roots(config)
     config.stash[SUITE_ROOTS_KEY] = roots
     report_dir = config.getoption("report_dir")
-    outside = _args_outside_suites(config, roots) if roots and not report_dir else []
+    own = [str(r) for r in suite_roots(config, OWN_TESTS_MARK)] if not report_dir else []
+    outside = own or (_args_outside_suites(config, roots) if roots and not report_dir else [])
     if outside:
         # ``pytest tests/ suites/`` (./harness.sh test): the harness's own tests are no qualification, and
         # reports/ keeps what the last suites run wrote
         config.stash[REPORT_DIR_KEY] = ""
-        config.stash[NO_REPORTS_KEY] = (f"reports not written: this run also collects {', '.join(outside)}, "
-                                        "outside the suites; run the suites alone or give --dpdk-report-dir")
+        config.stash[NO_REPORTS_KEY] = (f"reports not written: this run collects tests outside the suites "
+                                        f"({', '.join(outside)}); run the suites alone or give --dpdk-report-dir")
     else:
         report_dir = pathlib.Path(report_dir) if report_dir else config.rootpath / "reports"
         config.stash[REPORT_DIR_KEY] = str(report_dir)

@@ -125,7 +125,7 @@ def test_our_tests_beside_the_suites_leave_reports_alone(pytester, host_guard):
 
     both = pytester.runpytest_subprocess("-p", "no:cacheprovider", profile, "tests", "suites")
     both.assert_outcomes(passed=2)
-    both.stdout.fnmatch_lines(["*dpdk-harness: reports not written: this run also collects tests*"])
+    both.stdout.fnmatch_lines(["*dpdk-harness: reports not written: this run collects tests outside the suites*"])
     assert {p.name: p.read_bytes() for p in reports.iterdir()} == snapshot, "reports/ changed"
 
     out = pytester.path / "out"
