@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import tomllib
 from pathlib import Path
 
@@ -135,4 +136,69 @@ def test_our_tests_beside_the_suites_leave_reports_alone(pytester, host_guard):
     res = json.loads((out / "results.json").read_text())
     assert [t["nodeid"] for t in res["tests"]] == ["suites/test_s.py::test_suite_check"], res["tests"]
     assert res["outcomes"]["passed"] == 1 and res["suites"][0]["verdict"] == "passed"
+    host_guard()
+
+
+# ------------------------------------------------------------------------------ a regular install
+
+
+def _copy_source(dst: Path) -> Path:
+    """The checkout's sources (not its venv, git data or build leftovers), to build a wheel from."""
+    import shutil
+
+    skip = shutil.ignore_patterns(".venv", ".git", "build", "*.egg-info", "__pycache__", "*.so", "reports")
+    shutil.copytree(REPO, dst, ignore=skip)
+    return dst
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory):
+    """A fresh venv with dpdk-harness installed from a built wheel (not editable), its dependencies taken
+    from the test venv (a .pth line; no network needed beyond the build backend)."""
+    import subprocess
+    import sys
+    import sysconfig
+    import venv
+
+    root = tmp_path_factory.mktemp("regular-install")
+    fresh = root / "venv"
+    venv.EnvBuilder(with_pip=False).create(fresh)
+    py = fresh / "bin" / "python"
+    site = Path(subprocess.run([py, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                               capture_output=True, text=True, check=True).stdout.strip())
+    src = _copy_source(root / "src")
+    build = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(site), str(src)],
+                           capture_output=True, text=True, timeout=900)
+    assert build.returncode == 0, f"building and installing the wheel failed:\n{build.stdout}\n{build.stderr}"
+    (site / "zz-test-venv-deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    where = subprocess.run([py, "-c", "import harness.plugin, harness; print(harness.__file__)"], cwd=root,
+                           capture_output=True, text=True, timeout=60)
+    assert where.returncode == 0 and where.stdout.startswith(str(site)), where.stdout + where.stderr
+    return py
+
+
+def test_a_regular_install_changes_nothing_for_another_project(installed, tmp_path, host_guard):
+    """Steps: dpdk-harness installed from its wheel (no profiles/ next to it) in a fresh venv; a throwaway
+    project with one plain test; its ``pytest``, then (with pytest-profiling) ``pytest --profile``.
+    Verify: the plugin is loaded (pytest lists it) and the test passes; nothing of ours is printed,
+    nothing is written, the host is unchanged; ``--profile`` is pytest-profiling's and works."""
+    import subprocess
+
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "test_plain.py").write_text(PLAIN)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "DPDK_HARNESS_", "PYTHONPATH"))}
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    run = subprocess.run([installed, "-m", "pytest", "-p", "no:cacheprovider"], cwd=project, env=env,
+                         capture_output=True, text=True, timeout=120)
+    out = (run.stdout + run.stderr).splitlines()
+    assert run.returncode == 0 and "1 passed" in run.stdout, "\n".join(out)
+    assert any(line.startswith("plugins:") and "dpdk-harness" in line for line in out), "\n".join(out)
+    assert not _ours(out), "\n".join(out)
+    assert sorted(p.name for p in project.iterdir()) == ["test_plain.py"]
+    if importlib.util.find_spec("pytest_profiling") is not None:
+        prof = subprocess.run([installed, "-m", "pytest", "-p", "no:cacheprovider", "--profile"], cwd=project,
+                              env=env, capture_output=True, text=True, timeout=120)
+        assert prof.returncode == 0 and "1 passed" in prof.stdout, prof.stdout + prof.stderr
+        assert (project / "prof" / "combined.prof").is_file()
     host_guard()
