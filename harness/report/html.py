@@ -372,7 +372,7 @@ def latency_charts(figures: list[dict], histograms: list[dict] = ()) -> str:
             tg = [(i, stats[s]["target"]) for i, s in ticks if s in stats and stats[s].get("target") is not None]
             series.append(svg.Series(label, pts, tg or None))
         charts.append(svg.line_chart("Latency percentiles", series, unit=units[path], log_y=True, x_ticks=ticks,
-                                     subtitle=_clip(f"path: {path}", 100), width=560))
+                                     subtitle=_clip(f"path: {path}", 84), width=560))
         notes.append(f"measured path: {path}")
     files = [h for h in histograms if h.get("file")]
     links = ""
