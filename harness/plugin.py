@@ -361,7 +361,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         for nodeid, reason in skips:
             terminalreporter.write_line(f"{nodeid}: {reason}")
     if _runs_tests(config) and not config.stash[REPORT_DIR_KEY]:
-        terminalreporter.write_line(f"dpdk-harness: {config.stash[NO_REPORTS_KEY]}")
+        if config.stash.get(SUITE_ROOTS_KEY, []):  # say so when suites ran: a user may look for their reports
+            terminalreporter.write_line(f"dpdk-harness: {config.stash[NO_REPORTS_KEY]}")
     elif _runs_tests(config):
         stats = terminalreporter.stats
         res = report.write_reports(pathlib.Path(config.stash[REPORT_DIR_KEY]), sess, None, int(exitstatus),

@@ -285,3 +285,29 @@ def test_with_pytest_reports_a_check_without_a_call_report_was_interrupted():
     assert [t["outcome"] for t in res["tests"]] == ["passed", "interrupted"]
     res = results.build(fake_session(), {"passed": 1}, 0, INVENTORY, tests=[dict(t) for t in tests])
     assert [t["outcome"] for t in res["tests"]] == ["passed", "unknown"]  # not interrupted: left as it is
+
+
+def test_build_keeps_the_suites_checks_only_and_stable_keys():
+    own = "tests/unit/test_x.py::test_own"
+    figs = synthetic_figures() + [Figure(own, "own_figure", 1.0)]
+    tests = [{"nodeid": T64, "outcome": "passed", "duration_s": 1.0, "message": ""},
+             {"nodeid": T1518, "outcome": "failed", "duration_s": 1.0, "message": "below"},
+             {"nodeid": HASH, "outcome": "skipped", "duration_s": 0.0, "message": ""},
+             {"nodeid": own, "outcome": "passed", "duration_s": 0.1, "message": ""}]
+    res = results.build(fake_session(figs, SKIPS + [(own + "2", "ours")]), None, 1, INVENTORY, tests=tests,
+                        in_scope=lambda nodeid: nodeid.startswith("suites/"),
+                        invocation={"dir": "/src", "args": ["suites/"], "argv": ["pytest", "suites/"]})
+    assert [t["nodeid"] for t in res["tests"]] == [T64, T1518, HASH]
+    assert "own_figure" not in {f["name"] for f in res["figures"]} and len(res["skips"]) == 1
+    assert res["outcomes"] == {"passed": 1, "failed": 1, "error": 0, "skipped": 1, "xfailed": 0, "xpassed": 0,
+                               "interrupted": 0}
+    assert all("failed_figures" in t for t in res["tests"]) and res["tests"][0]["failed_figures"] == []
+    assert {s["suite"]: s["verdict"] for s in res["suites"]} == {"throughput": "failed",
+                                                                 "rss": "not verified (1 skipped)"}
+    keys = {frozenset(f) for f in res["figures"]}
+    assert len(keys) == 1, "every figure has the same keys"
+    rate = next(f for f in res["figures"] if f["name"] == "rx_pps_64B")
+    assert rate["frame_size"] == 64 and rate["metric"] == "rx_pps" and rate["wire_gbps"] == pytest.approx(0.8064)
+    assert res["run"]["rerun"].startswith("cd /src && ") and "--dpdk-profile=" in res["run"]["rerun"]
+    assert res["profile"]["loaded"]["eal"]["memory_mb"] == 256 and res["device_class"] == "software"
+    json.dumps(res)  # plain data throughout
