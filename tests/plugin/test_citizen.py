@@ -52,6 +52,18 @@ def test_a_plain_project_sees_nothing_of_the_harness(pytester, host_guard):
     host_guard()
 
 
+def test_the_ini_setting_asks_for_the_harness(pytester):
+    """Steps: the plain project with ``dpdk_harness = true`` in its ini file.
+    Verify: the run is a harness run: the header says what is under test and the reports are written."""
+    pytester.makepyfile(test_plain=PLAIN)
+    pytester.makeini("[pytest]\ndpdk_harness = true\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["dpdk-harness *, DPDK *", "profile: vdev *"])
+    res = json.loads((pytester.path / "reports" / "results.json").read_text())
+    assert [t["nodeid"] for t in res["tests"]] == ["test_plain.py::test_plain"]
+
+
 @pytest.mark.skipif(importlib.util.find_spec("pytest_profiling") is None,
                     reason="pytest-profiling is not installed (pip install -e .[test] installs it)")
 def test_pytest_profiling_profile_option_works_beside_the_harness(pytester):
