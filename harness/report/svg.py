@@ -197,7 +197,8 @@ def line_chart(title: str, series: list[Series], *, unit: str = "", log_y: bool 
     for tx, label in ticks:
         out.append(f'<text x="{x(tx):.1f}" y="{top + ph + 16}" text-anchor="middle" class="ax">{escape(label)}</text>')
     if x_unit:
-        out.append(f'<text x="{left + pw:.1f}" y="{top + ph + 30}" text-anchor="end" class="ax">{escape(x_unit)}</text>')
+        out.append(f'<text x="{left + pw:.1f}" y="{top + ph + 30}" text-anchor="end" class="ax">'
+                   f'{escape(x_unit)}</text>')
     names = dict(x_ticks or [])
     for i, s in enumerate(series):
         colour = SERIES[i % len(SERIES)]

@@ -106,7 +106,8 @@ def progress(request, search_profile, profile):
     def make(label: str) -> SearchProgress | None:
         if not show:
             return None
-        return SearchProgress(write, label, searches=profile.measure.repeats, width=search_profile.width, detail=verbose > 1)
+        return SearchProgress(write, label, searches=profile.measure.repeats, width=search_profile.width,
+                              detail=verbose > 1)
 
     return make
 

@@ -9,7 +9,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from harness.report import hgrm, html, svg, summary_markdown
+from harness.report import hgrm, html, summary_markdown, svg
 from harness.report.results import figure_record, measured_text, number, structure, suite_verdicts, wire
 
 NDR = "suites/throughput/test_ndr.py::test_zero_loss_rate_meets_target[{}B]"
