@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 
@@ -41,6 +42,14 @@ def test_needs_rss(ports):
 def test_not_here():
     pytest.skip("one NUMA node: socket placement cannot differ")
 """
+
+
+def _valid(res: dict) -> None:
+    """results.json matches reports/results.schema.json (jsonschema comes with the test extra)."""
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads((Path(__file__).resolve().parents[2] / "reports" / "results.schema.json").read_text())
+    errors = [f"{e.json_path}: {e.message}" for e in jsonschema.Draft202012Validator(schema).iter_errors(res)]
+    assert not errors, "results.json does not match its schema:\n" + "\n".join(errors[:20])
 
 
 def _props(node) -> dict[str, str]:
@@ -107,6 +116,7 @@ def test_a_run_leaves_html_junit_and_json(child, pytester, host_guard):
     assert {p["driver"] for p in res["ports"]} == {"net_ring"}
     assert res["inventory"]["dpdk_version"].startswith("DPDK 22.11")
     assert res["exit_status"] == 1 and res["interrupted"] is False
+    _valid(res)
     host_guard()
 
 
@@ -151,6 +161,7 @@ def test_an_interrupted_run_still_writes_every_report(child, pytester, host_guar
     assert tests == {"test_slow.py::test_first": "passed", "test_slow.py::test_busy": "interrupted"}, res["tests"]
     assert {f["name"] for f in res["figures"]} == {"rx_pps_64B", "wire_frames_sent"}
     assert {p["driver"] for p in res["ports"]} == {"net_ring"}  # read while EAL was still up
+    _valid(res)
 
     junit.validate(out / "junit.xml")  # pytest leaves a nameless testcase for test_busy: completed and named
     busy = _cases(ET.parse(out / "junit.xml").getroot())["test_busy"]
