@@ -120,24 +120,20 @@ int probe_lcore_affinity(uint32_t lcore, uint32_t sample_us, struct probe_thread
             return -EPERM;
         return aff_read_self(&job);
     }
-    int rc = rte_eal_remote_launch(aff_read_self, &job, lcore);
-    if (rc < 0)
-        return rc; /* -EBUSY: a run (or a service) is on that lcore */
-    rc = rte_eal_wait_lcore(lcore);
+    int rc = probe_job_once(lcore, aff_read_self, &job); /* -EBUSY: a loop (or a service) is on that lcore */
     return rc < 0 ? rc : 0;
 }
 
 /* ---------------------------------------------------------------- spin loops */
 
 struct probe_spin {
-    uint32_t lcore;
     struct probe_job job;
     struct probe_spin_stats stats;
 };
 
-static int spin_loop(void *arg)
+static int spin_loop(struct probe_job *job)
 {
-    struct probe_spin *s = arg;
+    struct probe_spin *s = container_of(job, struct probe_spin, job);
     struct probe_spin_stats *st = &s->stats;
     st->tid = (int32_t)gettid();
     st->tsc_hz = rte_get_tsc_hz();
@@ -158,23 +154,21 @@ static int spin_loop(void *arg)
             st->tsc_last = rte_rdtsc();
         }
     }
-    st->tsc_last = rte_rdtsc();
-    __atomic_store_n(&st->running, 0, __ATOMIC_RELEASE);
+    probe_job_finished(job);
     return 0;
 }
 
+static void spin_release(struct probe_job *job) { free(container_of(job, struct probe_spin, job)); }
+
 int probe_spin_start(uint32_t lcore, probe_spin **out)
 {
-    if (!probe_eal_initialized() || out == NULL)
-        return -EINVAL;
-    if (lcore >= RTE_MAX_LCORE || !rte_lcore_is_enabled(lcore) || lcore == rte_get_main_lcore())
+    if (out == NULL || probe_job_lcore_ok(lcore) < 0)
         return -EINVAL;
     struct probe_spin *s = calloc(1, sizeof(*s));
     if (s == NULL)
         return -ENOMEM;
-    s->lcore = lcore;
-    s->stats.running = 1;
-    int rc = probe_job_launch(&s->job, spin_loop, s, lcore);
+    PROBE_JOB_SETUP(s, spin_loop, spin_release);
+    int rc = probe_job_start(&s->job, lcore);
     if (rc < 0) {
         free(s);
         return rc;
@@ -186,32 +180,11 @@ int probe_spin_start(uint32_t lcore, probe_spin **out)
     return 0;
 }
 
-int probe_spin_stats(probe_spin *s, struct probe_spin_stats *out)
-{
-    if (s == NULL || out == NULL)
-        return -EINVAL;
-    __atomic_thread_fence(__ATOMIC_ACQUIRE);
-    memcpy(out, &s->stats, sizeof(*out));
-    if (out->running && out->started)
-        out->tsc_last = rte_rdtsc();
-    return 0;
-}
+int probe_spin_stats(probe_spin *s, struct probe_spin_stats *out) { return s ? probe_job_stats(&s->job, out) : -EINVAL; }
 
-int probe_spin_stop(probe_spin *s)
-{
-    if (s == NULL)
-        return -EINVAL;
-    return probe_job_stop(&s->job);
-}
+int probe_spin_stop(probe_spin *s) { return s ? probe_job_stop(&s->job) : -EINVAL; }
 
-int probe_spin_free(probe_spin *s)
-{
-    if (s == NULL)
-        return -EINVAL;
-    probe_job_stop(&s->job);
-    free(s);
-    return 0;
-}
+int probe_spin_free(probe_spin *s) { return s ? probe_job_free(&s->job) : -EINVAL; }
 
 /* ---------------------------------------------------------------- NUMA placement of a pool's memory */
 

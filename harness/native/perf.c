@@ -8,8 +8,8 @@
  *         duplicates; older arrivals are counted as late) and its TSC stamp (latency histogram).
  *   DUT   a forwarder whose capacity is known: a server with a fixed service time per packet and
  *         a queue of known depth in front of it.
- * Frames are the probe's format (probe.c build_frame): written here from a per-size template
- * of the headers, then the flow's address and port, the sequence number and the TSC stamp.
+ * Frames are the probe's format (frame.h): a prebuilt template per size, then per packet only the flow's
+ * address, port and checksum, the sequence number and the TSC stamp.
  * Every function returns >= 0 or -errno; nothing per packet crosses into Python. */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -29,26 +29,14 @@
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
 #include <rte_pause.h>
+#include <rte_prefetch.h>
 #include <rte_udp.h>
 
 #include "probe.h"
 #include "probe_internal.h"
+#include "frame.h"
 
 #define PERF_MP(p) ((struct rte_mempool *)(void *)(p))
-
-/* the probe's frame format */
-#define FR_MAGIC0 'D'
-#define FR_MAGIC1 'H'
-#define FR_MIN 60          /* a 64-byte frame without its FCS */
-#define FR_MAX 16000       /* largest frame the generator writes (profile mempool.mtu limit) */
-#define FR_L3 14
-#define FR_L4 (FR_L3 + 20)
-#define FR_PAYLOAD (FR_L4 + 8)
-#define FR_HDR FR_PAYLOAD  /* bytes of the header template */
-#define FR_SEQ (FR_PAYLOAD + 2)
-#define FR_TSC (FR_PAYLOAD + 10)
-#define FR_SRC_NET 0xC6120000u  /* 198.18.0.0 */
-#define FR_DST_IP 0xC6130001u   /* 198.19.0.1 */
 
 /* histogram: values < 64 exactly, then 32 sub-buckets per power of two */
 #define HIST_EXACT 64
@@ -73,75 +61,18 @@ static inline uint32_t hist_index(uint64_t v)
 
 int probe_perf_hist_index(uint64_t value) { return (int)hist_index(value); }
 
-static inline uint16_t pf_len(uint16_t frame_size)
-{
-    uint16_t l = frame_size > 4 ? (uint16_t)(frame_size - 4) : 0;
-    return l < FR_MIN ? FR_MIN : l;
-}
-
-/* Ethernet/IPv4/UDP headers of a frame of len bytes (FCS excluded), for flow 0 */
-static void pf_template(uint8_t *p, uint16_t len)
-{
-    struct rte_ether_hdr *eth = (struct rte_ether_hdr *)p;
-    struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(p + FR_L3);
-    struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(p + FR_L4);
-    static const struct rte_ether_addr dst = {{0x02, 0, 0, 0, 0, 0x02}};
-    static const struct rte_ether_addr src = {{0x02, 0, 0, 0, 0, 0x01}};
-    memset(p, 0, FR_HDR);
-    rte_ether_addr_copy(&dst, &eth->dst_addr);
-    rte_ether_addr_copy(&src, &eth->src_addr);
-    eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
-    ip->version_ihl = RTE_IPV4_VHL_DEF;
-    ip->total_length = rte_cpu_to_be_16((uint16_t)(len - FR_L3));
-    ip->time_to_live = 64;
-    ip->next_proto_id = IPPROTO_UDP;
-    ip->src_addr = rte_cpu_to_be_32(FR_SRC_NET);
-    ip->dst_addr = rte_cpu_to_be_32(FR_DST_IP);
-    udp->src_port = rte_cpu_to_be_16(1024);
-    udp->dst_port = rte_cpu_to_be_16(5001);
-    udp->dgram_len = rte_cpu_to_be_16((uint16_t)(len - FR_L4));
-}
-
-/* the template's headers with the flow's source address and port, and the payload marks */
-static inline void pf_write(uint8_t *p, const uint8_t *tmpl, uint32_t flow, uint64_t seq, uint64_t tsc)
-{
-    struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(p + FR_L3);
-    struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(p + FR_L4);
-    rte_memcpy(p, tmpl, FR_HDR);
-    ip->src_addr = rte_cpu_to_be_32(FR_SRC_NET | (flow & 0xffffu));
-    udp->src_port = rte_cpu_to_be_16((uint16_t)(1024 + (flow >> 16)));
-    ip->hdr_checksum = rte_ipv4_cksum(ip);
-    p[FR_PAYLOAD] = FR_MAGIC0;
-    p[FR_PAYLOAD + 1] = FR_MAGIC1;
-    memcpy(p + FR_SEQ, &seq, 8);
-    memcpy(p + FR_TSC, &tsc, 8);
-}
-
 int probe_perf_frame(uint8_t *buf, uint32_t buf_len, uint16_t frame_size, uint32_t flow, uint64_t seq,
                      uint64_t tsc)
 {
-    uint8_t tmpl[FR_HDR];
-    uint16_t len = pf_len(frame_size);
-    if (buf == NULL || frame_size > FR_MAX || buf_len < len)
+    uint8_t tmpl[FRAME_TMPL], full[FRAME_TMPL];
+    uint16_t len = frame_len(frame_size);
+    if (buf == NULL || len > FRAME_MAX || buf_len < len)
         return -EINVAL;
-    pf_template(tmpl, len);
+    frame_template(tmpl, len);
+    frame_write(full, tmpl, flow, seq, tsc);
     memset(buf, 0, len);
-    pf_write(buf, tmpl, flow, seq, tsc);
+    memcpy(buf, full, FRAME_MIN);
     return len;
-}
-
-/* one of ours: IPv4/UDP from 198.18.0.0/15 with the 'D' 'H' marks */
-static inline int pf_ours(const uint8_t *p, uint32_t len)
-{
-    if (unlikely(len < FR_MIN))
-        return 0;
-    const struct rte_ether_hdr *eth = (const struct rte_ether_hdr *)p;
-    const struct rte_ipv4_hdr *ip = (const struct rte_ipv4_hdr *)(p + FR_L3);
-    if (eth->ether_type != rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4) || ip->next_proto_id != IPPROTO_UDP)
-        return 0;
-    if ((rte_be_to_cpu_32(ip->src_addr) & 0xFFFE0000u) != FR_SRC_NET)
-        return 0;
-    return p[FR_PAYLOAD] == FR_MAGIC0 && p[FR_PAYLOAD + 1] == FR_MAGIC1;
 }
 
 static inline uint64_t mono_ns(void)
@@ -188,8 +119,10 @@ int probe_perf_tsc_hz(uint32_t ms, uint64_t *hz)
 struct gen_state {
     uint64_t deadline;          /* TSC, 0 = none */
     uint32_t size_i;
+    uint32_t flow;              /* (seq - seq_base) % n_flows, kept without a division */
     uint16_t seg_room;          /* data bytes one mbuf of the pool holds */
-    uint8_t (*tmpl)[FR_HDR];    /* one template per pattern entry */
+    uint64_t rearm;             /* rearm_data of a fresh single-segment mbuf */
+    uint8_t (*tmpl)[FRAME_TMPL];    /* one template per pattern entry */
     uint16_t *lens;
 };
 
@@ -209,12 +142,12 @@ struct dut_state {
 };
 
 struct probe_perf {
+    struct probe_job job;
     struct probe_perf_conf conf;
     struct probe_perf_stats stats;
     struct gen_state gen[PROBE_PERF_MAX_TASKS];
     struct recv_state recv[PROBE_PERF_MAX_TASKS];
     struct dut_state dut[PROBE_PERF_MAX_TASKS];
-    struct probe_job job;
 };
 
 /* ---------------------------------------------------------------- GEN */
@@ -286,12 +219,13 @@ static void task_gen(struct probe_perf *r, const struct probe_perf_task *t, stru
             n = behind;
     }
     struct rte_mempool *mp = PERF_MP(r->conf.pool);
-    if (rte_pktmbuf_alloc_bulk(mp, bufs, (unsigned)n) != 0) {
+    if (rte_mempool_get_bulk(mp, (void **)bufs, (unsigned)n) != 0) {
         s->alloc_fail++;
         return;
     }
-    uint32_t flows = t->n_flows ? t->n_flows : 1;
+    const uint32_t flows = t->n_flows ? t->n_flows : 1;
     uint64_t seq = t->seq_base + s->attempted;
+    uint32_t flow = g->flow;
     uint64_t bytes = 0;
     uint16_t built = 0;
     for (uint16_t i = 0; i < n; i++) {
@@ -299,21 +233,30 @@ static void task_gen(struct probe_perf *r, const struct probe_perf_task *t, stru
         g->size_i = k + 1 == t->n_sizes ? 0 : k + 1;
         uint16_t len = g->lens[k];
         struct rte_mbuf *m = bufs[i];
+        /* raw from the pool: refcnt 1, one segment, next NULL; set what a previous user may have left */
+        frame_mbuf_reset(m, g->rearm, len); /* gen_fill sets the lengths (and chains a jumbo frame) */
         if (unlikely(gen_fill(mp, m, len, g->seg_room) != 0)) {
             s->alloc_fail++;
             rte_pktmbuf_free_bulk(&bufs[i], (unsigned)(n - i));
             break;
         }
-        pf_write(rte_pktmbuf_mtod(m, uint8_t *), g->tmpl[k], (uint32_t)((seq + i) % flows), seq + i, 0);
+        uint8_t *p = rte_pktmbuf_mtod(m, uint8_t *);
+        const uint8_t *tmpl = g->tmpl[k];
+        rte_mov64(p, tmpl);
+        frame_set_flow(p, ((const struct rte_ipv4_hdr *)(tmpl + FRAME_L3))->hdr_checksum, flow);
+        memcpy(p + FRAME_SEQ, &seq, 8);
+        seq++;
+        flow = flow + 1 == flows ? 0 : flow + 1;
         bytes += len;
         built++;
     }
+    g->flow = flow;
     if (built == 0)
         return;
     /* stamp the burst as late as possible: latency starts when the frames are handed over */
     uint64_t stamp = rte_rdtsc();
     for (uint16_t i = 0; i < built; i++)
-        memcpy(rte_pktmbuf_mtod(bufs[i], uint8_t *) + FR_TSC, &stamp, 8);
+        memcpy(rte_pktmbuf_mtod(bufs[i], uint8_t *) + FRAME_TSC, &stamp, 8);
     uint16_t sent = rte_eth_tx_burst(t->tx_port, t->tx_queue, bufs, built);
     s->attempted += built;
     s->sent += sent;
@@ -354,17 +297,17 @@ static void task_recv(struct probe_perf *r, const struct probe_perf_task *t, str
     }
     uint64_t now = rte_rdtsc();
     s->rx_pkts += n;
+    for (uint16_t i = 0; i < n; i++)
+        rte_prefetch0(rte_pktmbuf_mtod(bufs[i], const uint8_t *) + FRAME_L3 - 2);
     for (uint16_t i = 0; i < n; i++) {
         struct rte_mbuf *m = bufs[i];
         const uint8_t *p = rte_pktmbuf_mtod(m, const uint8_t *);
         s->rx_bytes += rte_pktmbuf_pkt_len(m);
-        if (!pf_ours(p, rte_pktmbuf_data_len(m))) {
+        if (!frame_is_ours(p, rte_pktmbuf_data_len(m))) {
             s->foreign++;
             continue;
         }
-        uint64_t seq, tsc;
-        memcpy(&seq, p + FR_SEQ, 8);
-        memcpy(&tsc, p + FR_TSC, 8);
+        uint64_t seq = frame_seq_of(p), tsc = frame_tsc_of(p);
         if (seq < t->seq_base || (t->count && seq - t->seq_base >= t->count)) {
             s->stale++; /* another run's frame, still in flight */
             continue;
@@ -423,10 +366,9 @@ static inline uint64_t dut_arrival(const struct probe_perf *r, const struct prob
         return now;
     const struct probe_perf_task *g = &r->conf.tasks[t->gen_task];
     const uint8_t *p = rte_pktmbuf_mtod(m, const uint8_t *);
-    uint64_t seq;
-    if (g->rate_pps == 0 || !pf_ours(p, rte_pktmbuf_data_len(m)))
+    if (g->rate_pps == 0 || !frame_is_ours(p, rte_pktmbuf_data_len(m)))
         return now;
-    memcpy(&seq, p + FR_SEQ, 8);
+    uint64_t seq = frame_seq_of(p);
     if (seq < g->seq_base)
         return now;
     /* frame i is due once floor(elapsed * rate) > i: at start + ceil((i + 1) * hz / rate) */
@@ -541,9 +483,9 @@ static void perf_fwd_loop(struct probe_perf *r)
         st->task[i].polls = loops;
 }
 
-static int perf_loop(void *arg)
+static int perf_loop(struct probe_job *job)
 {
-    struct probe_perf *r = arg;
+    struct probe_perf *r = container_of(job, struct probe_perf, job);
     const struct probe_perf_conf *c = &r->conf;
     struct probe_perf_stats *st = &r->stats;
     uint64_t hz = st->tsc_hz;
@@ -608,13 +550,13 @@ static int perf_loop(void *arg)
             d->len--;
         }
     }
-    st->tsc_last = rte_rdtsc();
-    __atomic_store_n(&st->running, 0, __ATOMIC_RELEASE);
+    probe_job_finished(job);
     return 0;
 }
 
-static void perf_release(struct probe_perf *r)
+static void perf_release(struct probe_job *job)
 {
+    struct probe_perf *r = container_of(job, struct probe_perf, job);
     for (uint32_t i = 0; i < PROBE_PERF_MAX_TASKS; i++) {
         free(r->gen[i].tmpl);
         free(r->gen[i].lens);
@@ -639,18 +581,19 @@ static int perf_prepare(struct probe_perf *r)
             if (!rte_eth_dev_is_valid_port(t->tx_port))
                 return -ENODEV;
             uint32_t room = rte_pktmbuf_data_room_size(PERF_MP(c->pool));
-            if (room <= RTE_PKTMBUF_HEADROOM + FR_MIN)
+            if (room < RTE_PKTMBUF_HEADROOM + FRAME_TMPL)
                 return -EMSGSIZE;
             g->seg_room = (uint16_t)(room - RTE_PKTMBUF_HEADROOM);
-            g->tmpl = calloc(t->n_sizes, FR_HDR);
+            g->rearm = frame_mbuf_rearm();
+            g->tmpl = calloc(t->n_sizes, FRAME_TMPL);
             g->lens = calloc(t->n_sizes, sizeof(uint16_t));
             if (g->tmpl == NULL || g->lens == NULL)
                 return -ENOMEM;
             for (uint32_t k = 0; k < t->n_sizes; k++) {
-                if (t->sizes[k] > FR_MAX)
+                if (t->sizes[k] > PROBE_FRAME_MAX_SIZE)
                     return -EINVAL;
-                g->lens[k] = pf_len(t->sizes[k]);
-                pf_template(g->tmpl[k], g->lens[k]);
+                g->lens[k] = frame_len(t->sizes[k]);
+                frame_template(g->tmpl[k], g->lens[k]);
             }
             break;
         }
@@ -693,40 +636,31 @@ int probe_perf_start(const struct probe_perf_conf *conf, probe_perf **out)
     if (conf == NULL || out == NULL || conf->n_tasks == 0 || conf->n_tasks > PROBE_PERF_MAX_TASKS ||
         conf->burst == 0 || conf->burst > PROBE_MAX_BURST)
         return -EINVAL;
-    if (conf->lcore >= RTE_MAX_LCORE || !rte_lcore_is_enabled(conf->lcore) ||
-        conf->lcore == rte_get_main_lcore())
-        return -EINVAL;
+    int rc = probe_job_lcore_ok(conf->lcore);
+    if (rc < 0)
+        return rc;
     struct probe_perf *r = calloc(1, sizeof(*r));
     if (r == NULL)
         return -ENOMEM;
+    PROBE_JOB_SETUP(r, perf_loop, perf_release);
     r->conf = *conf;
-    int rc = perf_prepare(r);
+    rc = perf_prepare(r);
     if (rc < 0) {
-        perf_release(r);
+        perf_release(&r->job);
         return rc;
     }
     r->stats.tsc_hz = conf->tsc_hz ? conf->tsc_hz : rte_get_tsc_hz();
     r->stats.n_tasks = conf->n_tasks;
-    r->stats.running = 1;
-    rc = probe_job_launch(&r->job, perf_loop, r, conf->lcore);
+    rc = probe_job_start(&r->job, conf->lcore);
     if (rc < 0) {
-        perf_release(r);
+        perf_release(&r->job);
         return rc;
     }
     *out = r;
     return 0;
 }
 
-int probe_perf_stats(probe_perf *r, struct probe_perf_stats *out)
-{
-    if (r == NULL || out == NULL)
-        return -EINVAL;
-    __atomic_thread_fence(__ATOMIC_ACQUIRE);
-    memcpy(out, &r->stats, sizeof(*out));
-    if (out->running)
-        out->tsc_last = rte_rdtsc();
-    return 0;
-}
+int probe_perf_stats(probe_perf *r, struct probe_perf_stats *out) { return r ? probe_job_stats(&r->job, out) : -EINVAL; }
 
 int probe_perf_hist(probe_perf *r, uint32_t task, uint64_t *buckets, uint32_t n)
 {
@@ -740,23 +674,9 @@ int probe_perf_hist(probe_perf *r, uint32_t task, uint64_t *buckets, uint32_t n)
 
 int probe_perf_wait(probe_perf *r, uint32_t timeout_ms)
 {
-    if (r == NULL)
-        return -EINVAL;
-    return probe_wait_flag(&r->stats.gen_done, timeout_ms);
+    return r ? probe_job_wait(&r->job, &r->stats.gen_done, timeout_ms) : -EINVAL;
 }
 
-int probe_perf_stop(probe_perf *r)
-{
-    if (r == NULL)
-        return -EINVAL;
-    return probe_job_stop(&r->job);
-}
+int probe_perf_stop(probe_perf *r) { return r ? probe_job_stop(&r->job) : -EINVAL; }
 
-int probe_perf_free(probe_perf *r)
-{
-    if (r == NULL)
-        return -EINVAL;
-    probe_job_stop(&r->job);
-    perf_release(r);
-    return 0;
-}
+int probe_perf_free(probe_perf *r) { return r ? probe_job_free(&r->job) : -EINVAL; }

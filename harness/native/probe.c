@@ -31,12 +31,15 @@
 #include <rte_mbuf.h>
 #include <rte_memory.h>
 #include <rte_mempool.h>
+#include <rte_memcpy.h>
+#include <rte_prefetch.h>
 #include <rte_ring.h>
 #include <rte_udp.h>
 #include <rte_version.h>
 
 #include "probe.h"
 #include "probe_internal.h"
+#include "frame.h"
 
 #ifndef PROBE_VERSION
 #error "PROBE_VERSION must be defined by the build (harness/native/build.py)"
@@ -285,7 +288,8 @@ int probe_port_stats(uint16_t port, struct probe_port_stats *out)
     out->ierrors = st.ierrors;
     out->oerrors = st.oerrors;
     out->rx_nombuf = st.rx_nombuf;
-    for (int q = 0; q < 16; q++) {
+    _Static_assert(PROBE_MAX_QUEUE_STATS <= RTE_ETHDEV_QUEUE_STAT_CNTRS, "per-queue counters");
+    for (int q = 0; q < PROBE_MAX_QUEUE_STATS; q++) {
         out->q_ipackets[q] = st.q_ipackets[q];
         out->q_opackets[q] = st.q_opackets[q];
     }
@@ -593,157 +597,53 @@ static int bench_loop(void *arg)
 int probe_pool_bench(probe_pool *pool, uint32_t lcore, uint32_t bulk, uint32_t rounds, uint32_t use_cache,
                      struct probe_pool_bench *out)
 {
-    if (!eal_ready || pool == NULL || out == NULL || bulk == 0 || bulk > PROBE_MAX_BURST ||
-        lcore >= RTE_MAX_LCORE || !rte_lcore_is_enabled(lcore) || lcore == rte_get_main_lcore())
+    if (!eal_ready || pool == NULL || out == NULL || bulk == 0 || bulk > PROBE_MAX_BURST)
         return -EINVAL;
     memset(out, 0, sizeof(*out));
     out->tsc_hz = rte_get_tsc_hz();
     struct bench_arg a = {AS_MP(pool), bulk, rounds, use_cache, out};
-    int rc = rte_eal_remote_launch(bench_loop, &a, lcore);
-    if (rc < 0)
-        return rc;
-    return rte_eal_wait_lcore(lcore);
-}
-
-/* ---------------------------------------------------------------- frames */
-
-#define MAGIC0 'D'
-#define MAGIC1 'H'
-#define FRAME_MIN 60 /* 64-byte frame without the FCS */
-#define L3_OFF sizeof(struct rte_ether_hdr)
-#define L4_OFF (L3_OFF + sizeof(struct rte_ipv4_hdr))
-#define PAYLOAD_OFF (L4_OFF + sizeof(struct rte_udp_hdr))
-#define SRC_NET 0xC6120000u /* 198.18.0.0 */
-#define DST_IP 0xC6130001u  /* 198.19.0.1 */
-
-static inline uint16_t frame_len(uint16_t frame_size)
-{
-    uint16_t l = frame_size > 4 ? (uint16_t)(frame_size - 4) : 0;
-    return l < FRAME_MIN ? FRAME_MIN : l;
-}
-
-/* Ethernet/IPv4/UDP, 198.18.x.y:sport -> 198.19.0.1:5001; payload 'D' 'H' seq tsc */
-static void build_frame(uint8_t *p, uint16_t len, uint32_t flow, uint64_t seq, uint64_t tsc)
-{
-    struct rte_ether_hdr *eth = (struct rte_ether_hdr *)p;
-    struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(p + L3_OFF);
-    struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(p + L4_OFF);
-    static const struct rte_ether_addr dst = {{0x02, 0, 0, 0, 0, 0x02}};
-    static const struct rte_ether_addr src = {{0x02, 0, 0, 0, 0, 0x01}};
-    rte_ether_addr_copy(&dst, &eth->dst_addr);
-    rte_ether_addr_copy(&src, &eth->src_addr);
-    eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
-    ip->version_ihl = RTE_IPV4_VHL_DEF;
-    ip->type_of_service = 0;
-    ip->total_length = rte_cpu_to_be_16((uint16_t)(len - L3_OFF));
-    ip->packet_id = 0;
-    ip->fragment_offset = 0;
-    ip->time_to_live = 64;
-    ip->next_proto_id = IPPROTO_UDP;
-    ip->src_addr = rte_cpu_to_be_32(SRC_NET | (flow & 0xffffu));
-    ip->dst_addr = rte_cpu_to_be_32(DST_IP);
-    ip->hdr_checksum = 0;
-    ip->hdr_checksum = rte_ipv4_cksum(ip);
-    udp->src_port = rte_cpu_to_be_16((uint16_t)(1024 + (flow >> 16)));
-    udp->dst_port = rte_cpu_to_be_16(5001);
-    udp->dgram_len = rte_cpu_to_be_16((uint16_t)(len - L4_OFF));
-    udp->dgram_cksum = 0;
-    uint8_t *pl = p + PAYLOAD_OFF;
-    pl[0] = MAGIC0;
-    pl[1] = MAGIC1;
-    memcpy(pl + 2, &seq, 8);
-    memcpy(pl + 10, &tsc, 8);
-}
-
-static inline int frame_is_ours(const uint8_t *p, uint32_t len)
-{
-    if (len < FRAME_MIN)
-        return 0;
-    const struct rte_ether_hdr *eth = (const struct rte_ether_hdr *)p;
-    const struct rte_ipv4_hdr *ip = (const struct rte_ipv4_hdr *)(p + L3_OFF);
-    if (eth->ether_type != rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4) || ip->next_proto_id != IPPROTO_UDP)
-        return 0;
-    if ((rte_be_to_cpu_32(ip->src_addr) & 0xFFFE0000u) != SRC_NET)
-        return 0;
-    return p[PAYLOAD_OFF] == MAGIC0 && p[PAYLOAD_OFF + 1] == MAGIC1;
-}
-
-static inline uint64_t frame_seq(const uint8_t *p, uint32_t len)
-{
-    uint64_t seq;
-    if (!frame_is_ours(p, len))
-        return UINT64_MAX;
-    memcpy(&seq, p + PAYLOAD_OFF + 2, 8);
-    return seq;
-}
-
-/* the FRAME_MIN bytes the generator wrote, rebuilt from the frame's own flow, seq and tsc */
-static inline int frame_intact(const uint8_t *p, uint32_t len)
-{
-    uint8_t want[FRAME_MIN];
-    uint64_t seq, tsc;
-    if (!frame_is_ours(p, len))
-        return 0;
-    const struct rte_ipv4_hdr *ip = (const struct rte_ipv4_hdr *)(p + L3_OFF);
-    const struct rte_udp_hdr *udp = (const struct rte_udp_hdr *)(p + L4_OFF);
-    uint32_t flow = ((uint32_t)(rte_be_to_cpu_16(udp->src_port) - 1024) << 16) |
-                    (rte_be_to_cpu_32(ip->src_addr) & 0xffffu);
-    memcpy(&seq, p + PAYLOAD_OFF + 2, 8);
-    memcpy(&tsc, p + PAYLOAD_OFF + 10, 8);
-    build_frame(want, (uint16_t)rte_be_to_cpu_16(ip->total_length) + L3_OFF, flow, seq, tsc);
-    return memcmp(want, p, FRAME_MIN) == 0;
-}
-
-/* ---------------------------------------------------------------- loops on worker lcores */
-
-int probe_job_launch(struct probe_job *job, int (*fn)(void *), void *arg, uint32_t lcore)
-{
-    job->lcore = lcore;
-    job->stop = 0;
-    int rc = rte_eal_remote_launch(fn, arg, lcore);
-    job->launched = rc == 0;
-    return rc;
-}
-
-int probe_job_stop(struct probe_job *job)
-{
-    if (!job->launched)
-        return 0;
-    __atomic_store_n(&job->stop, 1, __ATOMIC_RELEASE);
-    int rc = rte_eal_wait_lcore(job->lcore);
-    job->launched = 0;
-    return rc;
-}
-
-int probe_wait_flag(const uint32_t *flag, uint32_t timeout_ms)
-{
-    for (uint32_t waited = 0;; waited++) {
-        if (__atomic_load_n(flag, __ATOMIC_ACQUIRE))
-            return 1;
-        if (waited >= timeout_ms)
-            return 0;
-        rte_delay_us_sleep(1000);
-    }
+    return probe_job_once(lcore, bench_loop, &a);
 }
 
 /* ---------------------------------------------------------------- runs */
 
-struct probe_run {
-    struct probe_run_conf conf;
-    struct probe_run_stats stats;
-    struct probe_job job;
+/* A run is a loop on one worker lcore over its tasks (FWD, GEN, SINK). It is written to cost what
+ * dpdk-testpmd's io, txonly and rxonly loops cost (benchmarks/run.py measures both side by side):
+ *   - counters accumulate in the loop's own memory and are published every RUN_PUBLISH loops (and at
+ *     the end), so nothing the reader touches is written per burst;
+ *   - FWD touches no mbuf, as testpmd's io mode (bytes: the ports' own counters);
+ *   - GEN takes mbufs raw from the pool (fields a freed mbuf may have kept are set, nothing more),
+ *     copies a prebuilt 64-byte template per packet with the burst's TSC stamp already in it, and
+ *     writes only what varies: the flow's address, port and checksum, and the sequence number;
+ *   - SINK reads one data line per packet and classifies it without branches; a burst of plain mbufs
+ *     goes back to its pool in one put (frame.h). */
+
+#define RUN_PUBLISH 64      /* loops between publishing counters, sampling the CPU and the pool */
+
+struct gen_state {
+    uint64_t seq;
+    uint64_t next_tsc;
+    double cycles_per_pkt;
+    uint32_t flow;          /* seq % n_flows, kept without a division */
+    uint16_t len;
+    uint64_t rearm;         /* the mbuf's rearm_data for a fresh single-segment frame */
+    uint8_t tmpl[FRAME_TMPL] __rte_aligned(64);
 };
 
-static inline int frame_intact(const uint8_t *p, uint32_t len);
-static inline uint64_t frame_seq(const uint8_t *p, uint32_t len);
+struct probe_run {
+    struct probe_job job;
+    struct probe_run_conf conf;
+    struct probe_run_stats stats;
+    struct gen_state gen[PROBE_MAX_TASKS];
+    uint32_t pool_lcores[RTE_MAX_LCORE];    /* enabled lcores, whose caches hold free mbufs */
+    uint32_t n_pool_lcores;
+};
 
 /* the first trace_len packets of a run, recorded for the zero-copy checks */
-static inline void trace_burst(struct probe_run *r, const struct probe_task *t, uint16_t kind,
-                               struct rte_mbuf **bufs, uint16_t n)
+static void trace_burst(struct probe_run *r, const struct probe_task *t, uint16_t kind, struct rte_mbuf **bufs,
+                        uint16_t n)
 {
     struct probe_trace_rec *tr = r->conf.trace;
-    if (likely(tr == NULL))
-        return;
     for (uint16_t i = 0; i < n && r->stats.trace_used < r->conf.trace_len; i++) {
         struct probe_trace_rec *rec = &tr[r->stats.trace_used++];
         const uint8_t *d = rte_pktmbuf_mtod(bufs[i], const uint8_t *);
@@ -759,30 +659,31 @@ static inline void trace_burst(struct probe_run *r, const struct probe_task *t, 
     }
 }
 
-/* rx_burst on the task's queue, counting polls and empty polls */
-static inline uint16_t rx_poll(const struct probe_run *r, const struct probe_task *t,
-                               struct probe_task_stats *s, struct rte_mbuf **bufs)
+static inline int tracing(const struct probe_run *r)
 {
-    uint16_t n = rte_eth_rx_burst(t->rx_port, t->rx_queue, bufs, r->conf.burst);
-    s->rx_polls++;
-    s->rx_empty_polls += n == 0;
-    trace_burst((struct probe_run *)r, t, PROBE_TRACE_RX, bufs, n);
-    return n;
+    return unlikely(r->conf.trace != NULL) && r->stats.trace_used < r->conf.trace_len;
 }
 
-/* tx_burst; the caller owns what the PMD did not take, so free it (unless the run is the
- * deliberate "forgets to free unsent mbufs" fault) and count it as unsent */
-static inline void tx_and_free_unsent(const struct probe_run *r, const struct probe_task *t,
-                                      struct probe_task_stats *s, struct rte_mbuf **bufs, uint16_t n)
+/* free mbufs counted from the pool's ring and the caches of the enabled lcores (what
+ * rte_mempool_avail_count adds up, without walking all RTE_MAX_LCORE caches) */
+static inline uint32_t pool_avail(const struct probe_run *r, struct rte_mempool *mp)
 {
-    uint64_t bytes = 0;
-    for (uint16_t i = 0; i < n; i++)
-        bytes += rte_pktmbuf_pkt_len(bufs[i]);
-    trace_burst((struct probe_run *)r, t, PROBE_TRACE_TX, bufs, n);
+    uint32_t n = rte_mempool_get_ops(mp->ops_index)->get_count(mp); /* the ring: rte_mempool_ops_get_count is internal */
+    if (mp->cache_size)
+        for (uint32_t i = 0; i < r->n_pool_lcores; i++)
+            n += mp->local_cache[r->pool_lcores[i]].len;
+    return n > mp->size ? mp->size : n;
+}
+
+/* tx_burst; the caller owns what the PMD did not take, so free it (unless the run is the deliberate
+ * "forgets to free unsent mbufs" fault) and count it; bytes: of the n mbufs */
+static inline void tx_and_free_unsent(const struct probe_run *r, const struct probe_task *t,
+                                      struct probe_task_stats *s, struct rte_mbuf **bufs, uint16_t n, uint64_t bytes)
+{
     uint16_t sent = rte_eth_tx_burst(t->tx_port, t->tx_queue, bufs, n);
     s->tx_calls++;
     s->tx_pkts += sent;
-    if (sent < n) {
+    if (unlikely(sent < n)) {
         for (uint16_t i = sent; i < n; i++)
             bytes -= rte_pktmbuf_pkt_len(bufs[i]);
         s->tx_unsent += n - sent;
@@ -792,41 +693,55 @@ static inline void tx_and_free_unsent(const struct probe_run *r, const struct pr
     s->tx_bytes += bytes;
 }
 
-static void task_fwd(struct probe_run *r, const struct probe_task *t, struct probe_task_stats *s)
+/* the deliberate fault: forward copies, as an application that linearises would */
+static uint16_t copy_burst(struct probe_task_stats *s, struct rte_mbuf **bufs, uint16_t n)
 {
-    struct rte_mbuf *bufs[PROBE_MAX_BURST];
-    uint16_t n = rx_poll(r, t, s, bufs);
-    if (n == 0)
-        return;
-    s->rx_pkts += n;
-    for (uint16_t i = 0; i < n; i++)
-        s->rx_bytes += rte_pktmbuf_pkt_len(bufs[i]);
-    if (r->conf.flags & PROBE_F_COPY_FWD) {
-        /* the deliberate fault: forward copies, as an application that linearises would */
-        uint16_t kept = 0;
-        for (uint16_t i = 0; i < n; i++) {
-            struct rte_mbuf *c = rte_pktmbuf_copy(bufs[i], bufs[i]->pool, 0, UINT32_MAX);
-            rte_pktmbuf_free(bufs[i]);
-            if (c != NULL) {
-                bufs[kept++] = c;
-                s->copies++;
-            } else {
-                s->alloc_fail++;
-            }
+    uint16_t kept = 0;
+    for (uint16_t i = 0; i < n; i++) {
+        struct rte_mbuf *c = rte_pktmbuf_copy(bufs[i], bufs[i]->pool, 0, UINT32_MAX);
+        rte_pktmbuf_free(bufs[i]);
+        if (c != NULL) {
+            bufs[kept++] = c;
+            s->copies++;
+        } else {
+            s->alloc_fail++;
         }
-        n = kept;
     }
-    tx_and_free_unsent(r, t, s, bufs, n);
+    return kept;
 }
 
-struct gen_state {
-    uint64_t seq;
-    uint64_t next_tsc;
-    double cycles_per_pkt;
-};
+/* rx -> tx, as testpmd's io mode: packets are counted, the mbufs are not read (a port's own counters
+ * have the bytes: probe_port_stats); rx_bytes and tx_bytes of a FWD task stay 0 */
+static inline void task_fwd(struct probe_run *r, const struct probe_task *t, struct probe_task_stats *s)
+{
+    struct rte_mbuf *bufs[PROBE_MAX_BURST];
+    uint16_t n = rte_eth_rx_burst(t->rx_port, t->rx_queue, bufs, r->conf.burst);
+    s->rx_polls++;
+    if (n == 0) {
+        s->rx_empty_polls++;
+        return;
+    }
+    s->rx_pkts += n;
+    if (unlikely(r->conf.trace != NULL || (r->conf.flags & PROBE_F_COPY_FWD))) {
+        if (tracing(r))
+            trace_burst(r, t, PROBE_TRACE_RX, bufs, n);
+        if (r->conf.flags & PROBE_F_COPY_FWD)
+            n = copy_burst(s, bufs, n);
+        if (tracing(r))
+            trace_burst(r, t, PROBE_TRACE_TX, bufs, n);
+    }
+    uint16_t sent = rte_eth_tx_burst(t->tx_port, t->tx_queue, bufs, n);
+    s->tx_calls++;
+    s->tx_pkts += sent;
+    if (unlikely(sent < n)) {
+        s->tx_unsent += n - sent;
+        if (!(r->conf.flags & PROBE_F_LEAK_UNSENT))
+            rte_pktmbuf_free_bulk(&bufs[sent], n - sent);
+    }
+}
 
-static void task_gen(struct probe_run *r, const struct probe_task *t, struct probe_task_stats *s,
-                     struct gen_state *g)
+static inline void task_gen(struct probe_run *r, const struct probe_task *t, struct probe_task_stats *s,
+                            struct gen_state *g, uint32_t flows)
 {
     const struct probe_run_conf *c = &r->conf;
     struct rte_mbuf *bufs[PROBE_MAX_BURST];
@@ -845,98 +760,131 @@ static void task_gen(struct probe_run *r, const struct probe_task *t, struct pro
         if (g->next_tsc < now - rte_get_tsc_hz() / 1000) /* fell behind by over 1 ms: don't burst to catch up */
             g->next_tsc = now;
     }
-    if (rte_pktmbuf_alloc_bulk(AS_MP(c->pool), bufs, n) != 0) {
+    if (rte_mempool_get_bulk(AS_MP(c->pool), (void **)bufs, n) != 0) {
         s->alloc_fail++;
         return;
     }
-    uint16_t len = frame_len(c->frame_size);
-    uint32_t flows = c->n_flows ? c->n_flows : 1;
+    memcpy(g->tmpl + FRAME_TSC, &now, 8); /* the burst's stamp, in every frame through the template */
+    const uint16_t tmpl_ck = ((const struct rte_ipv4_hdr *)(g->tmpl + FRAME_L3))->hdr_checksum;
+    const uint16_t len = g->len;
+    uint64_t seq = g->seq;
+    uint32_t flow = g->flow;
     for (uint16_t i = 0; i < n; i++) {
         struct rte_mbuf *m = bufs[i];
-        build_frame(rte_pktmbuf_mtod(m, uint8_t *), len, (uint32_t)(g->seq % flows), g->seq, now);
-        m->data_len = len;
-        m->pkt_len = len;
-        g->seq++;
+        /* a raw mbuf: refcnt 1, one segment, next NULL (the pool's invariant); set what a previous
+         * user may have left: data offset, lengths, offload flags */
+        frame_mbuf_reset(m, g->rearm, len);
+        uint8_t *p = rte_pktmbuf_mtod(m, uint8_t *);
+        rte_mov64(p, g->tmpl);
+        frame_set_flow(p, tmpl_ck, flow);
+        memcpy(p + FRAME_SEQ, &seq, 8);
+        seq++;
+        flow = flow + 1 == flows ? 0 : flow + 1;
     }
-    tx_and_free_unsent(r, t, s, bufs, n);
+    g->seq = seq;
+    g->flow = flow;
+    if (tracing(r))
+        trace_burst(r, t, PROBE_TRACE_TX, bufs, n);
+    tx_and_free_unsent(r, t, s, bufs, n, (uint64_t)len * n);
 }
 
-static void task_sink(struct probe_run *r, const struct probe_task *t, struct probe_task_stats *s)
+static inline void task_sink(struct probe_run *r, const struct probe_task *t, struct probe_task_stats *s)
 {
     struct rte_mbuf *bufs[PROBE_MAX_BURST];
-    uint16_t n = rx_poll(r, t, s, bufs);
-    if (n == 0)
+    uint16_t n = rte_eth_rx_burst(t->rx_port, t->rx_queue, bufs, r->conf.burst);
+    s->rx_polls++;
+    if (n == 0) {
+        s->rx_empty_polls++;
         return;
+    }
+    if (tracing(r))
+        trace_burst(r, t, PROBE_TRACE_RX, bufs, n);
     uint64_t bytes = 0, ours = 0;
+    uint32_t plain = 1;
+    const struct rte_mempool *mp = bufs[0]->pool;
     for (uint16_t i = 0; i < n; i++) {
-        struct rte_mbuf *m = bufs[i];
+        const struct rte_mbuf *m = bufs[i];
         bytes += rte_pktmbuf_pkt_len(m);
         ours += frame_is_ours(rte_pktmbuf_mtod(m, const uint8_t *), rte_pktmbuf_data_len(m));
+        plain &= frame_mbuf_plain(m, mp);
     }
     s->rx_pkts += n;
     s->rx_bytes += bytes;
     s->rx_ours += ours;
-    rte_pktmbuf_free_bulk(bufs, n);
+    frame_free_burst(bufs, n, plain);
 }
 
-static int run_loop(void *arg)
+static int run_loop(struct probe_job *job)
 {
-    struct probe_run *r = arg;
+    struct probe_run *r = container_of(job, struct probe_run, job);
     const struct probe_run_conf *c = &r->conf;
     struct probe_run_stats *st = &r->stats;
-    struct gen_state gen[PROBE_MAX_TASKS];
+    /* the loop's own counters: published to st every RUN_PUBLISH loops */
+    struct probe_task_stats acc[PROBE_MAX_TASKS] __rte_cache_aligned;
+    const uint32_t nt = c->n_tasks;
+    const uint32_t flows = c->n_flows ? c->n_flows : 1;
     uint32_t n_gen = 0;
-    memset(gen, 0, sizeof(gen));
+    memset(acc, 0, sizeof(acc));
     st->tsc_hz = rte_get_tsc_hz();
     st->tsc_start = st->tsc_last = rte_rdtsc();
     st->cpu_first = st->cpu_last = sched_getcpu();
-    for (uint32_t i = 0; i < c->n_tasks; i++) {
+    for (uint32_t i = 0; i < nt; i++) {
         if (c->tasks[i].mode == PROBE_MODE_GEN) {
             n_gen++;
             if (c->gen_rate_pps)
-                gen[i].cycles_per_pkt = (double)st->tsc_hz / (double)c->gen_rate_pps;
-            gen[i].next_tsc = st->tsc_start;
+                r->gen[i].cycles_per_pkt = (double)st->tsc_hz / (double)c->gen_rate_pps;
+            r->gen[i].next_tsc = st->tsc_start;
         }
     }
     struct rte_mempool *mp = c->pool ? AS_MP(c->pool) : NULL;
     if (mp)
-        st->pool_min_avail = rte_mempool_avail_count(mp);
-    while (!probe_job_stopping(&r->job)) {
-        uint32_t gen_done = 0;
-        for (uint32_t i = 0; i < c->n_tasks; i++) {
-            const struct probe_task *t = &c->tasks[i];
-            struct probe_task_stats *s = &st->task[i];
-            switch (t->mode) {
-            case PROBE_MODE_FWD:
-                task_fwd(r, t, s);
-                break;
-            case PROBE_MODE_GEN:
-                task_gen(r, t, s, &gen[i]);
-                gen_done += c->gen_count && s->tx_pkts >= c->gen_count;
-                break;
-            case PROBE_MODE_SINK:
-                task_sink(r, t, s);
-                break;
+        st->pool_min_avail = pool_avail(r, mp);
+    uint64_t loops = 0;
+    for (;;) {
+        int stopping = probe_job_stopping(job);
+        if (!stopping) {
+            for (uint32_t i = 0; i < nt; i++) {
+                const struct probe_task *t = &c->tasks[i];
+                switch (t->mode) {
+                case PROBE_MODE_FWD:
+                    task_fwd(r, t, &acc[i]);
+                    break;
+                case PROBE_MODE_GEN:
+                    task_gen(r, t, &acc[i], &r->gen[i], flows);
+                    break;
+                case PROBE_MODE_SINK:
+                    task_sink(r, t, &acc[i]);
+                    break;
+                }
             }
+            loops++;
         }
-        if (n_gen && gen_done == n_gen && !st->gen_done)
-            __atomic_store_n(&st->gen_done, 1, __ATOMIC_RELEASE);
-        st->loops++;
-        if ((st->loops & 63) == 0) {
+        if ((loops & (RUN_PUBLISH - 1)) == 0 || stopping) {
+            memcpy(st->task, acc, nt * sizeof(acc[0]));
+            st->loops = loops;
             st->tsc_last = rte_rdtsc();
             st->cpu_last = sched_getcpu();
             if (mp) {
-                uint32_t avail = rte_mempool_avail_count(mp);
+                uint32_t avail = pool_avail(r, mp);
                 if (avail < st->pool_min_avail)
                     st->pool_min_avail = avail;
             }
+            if (n_gen && c->gen_count && !st->gen_done) {
+                uint32_t done = 0;
+                for (uint32_t i = 0; i < nt; i++)
+                    done += c->tasks[i].mode == PROBE_MODE_GEN && acc[i].tx_pkts >= c->gen_count;
+                if (done == n_gen)
+                    __atomic_store_n(&st->gen_done, 1, __ATOMIC_RELEASE);
+            }
+            if (stopping)
+                break;
         }
     }
-    st->tsc_last = rte_rdtsc();
-    st->cpu_last = sched_getcpu();
-    __atomic_store_n(&st->running, 0, __ATOMIC_RELEASE);
+    probe_job_finished(job);
     return 0;
 }
+
+static void run_release(struct probe_job *job) { rte_free(container_of(job, struct probe_run, job)); }
 
 int probe_run_start(const struct probe_run_conf *conf, probe_run **out)
 {
@@ -945,68 +893,57 @@ int probe_run_start(const struct probe_run_conf *conf, probe_run **out)
     if (conf->n_tasks == 0 || conf->n_tasks > PROBE_MAX_TASKS || conf->burst == 0 ||
         conf->burst > PROBE_MAX_BURST)
         return -EINVAL;
-    if (conf->lcore >= RTE_MAX_LCORE || !rte_lcore_is_enabled(conf->lcore) ||
-        conf->lcore == rte_get_main_lcore())
-        return -EINVAL;
+    int rc = probe_job_lcore_ok(conf->lcore);
+    if (rc < 0)
+        return rc;
+    uint16_t len = frame_len(conf->frame_size);
     for (uint32_t i = 0; i < conf->n_tasks; i++) {
         const struct probe_task *t = &conf->tasks[i];
         if (t->mode > PROBE_MODE_SINK)
             return -EINVAL;
-        if (t->mode == PROBE_MODE_GEN && conf->pool == NULL)
-            return -EINVAL;
+        if (t->mode == PROBE_MODE_GEN &&
+            (conf->pool == NULL || conf->frame_size > PROBE_FRAME_MAX_SIZE ||
+             RTE_MAX(len, FRAME_TMPL) > rte_pktmbuf_data_room_size(AS_MP(conf->pool)) - RTE_PKTMBUF_HEADROOM))
+            return conf->pool == NULL ? -EINVAL : -EMSGSIZE;
         if (t->mode != PROBE_MODE_GEN && !rte_eth_dev_is_valid_port(t->rx_port))
             return -ENODEV;
         if (t->mode != PROBE_MODE_SINK && !rte_eth_dev_is_valid_port(t->tx_port))
             return -ENODEV;
     }
-    struct probe_run *r = calloc(1, sizeof(*r));
+    struct probe_run *r = rte_zmalloc("probe_run", sizeof(*r), RTE_CACHE_LINE_SIZE);
     if (r == NULL)
         return -ENOMEM;
+    PROBE_JOB_SETUP(r, run_loop, run_release);
     r->conf = *conf;
     r->stats.n_tasks = conf->n_tasks;
-    r->stats.running = 1;
-    int rc = probe_job_launch(&r->job, run_loop, r, conf->lcore);
+    uint32_t lc;
+    RTE_LCORE_FOREACH(lc)
+        r->pool_lcores[r->n_pool_lcores++] = lc;
+    for (uint32_t i = 0; i < conf->n_tasks; i++) {
+        struct gen_state *g = &r->gen[i];
+        g->len = len;
+        g->rearm = frame_mbuf_rearm();
+        frame_template(g->tmpl, len);
+    }
+    rc = probe_job_start(&r->job, conf->lcore);
     if (rc < 0) {
-        free(r);
+        rte_free(r);
         return rc;
     }
     *out = r;
     return 0;
 }
 
-int probe_run_stats(probe_run *r, struct probe_run_stats *out)
-{
-    if (r == NULL || out == NULL)
-        return -EINVAL;
-    __atomic_thread_fence(__ATOMIC_ACQUIRE);
-    memcpy(out, &r->stats, sizeof(*out));
-    if (out->running)
-        out->tsc_last = rte_rdtsc();
-    return 0;
-}
+int probe_run_stats(probe_run *r, struct probe_run_stats *out) { return r ? probe_job_stats(&r->job, out) : -EINVAL; }
 
 int probe_run_wait(probe_run *r, uint32_t timeout_ms)
 {
-    if (r == NULL)
-        return -EINVAL;
-    return probe_wait_flag(&r->stats.gen_done, timeout_ms);
+    return r ? probe_job_wait(&r->job, &r->stats.gen_done, timeout_ms) : -EINVAL;
 }
 
-int probe_run_stop(probe_run *r)
-{
-    if (r == NULL)
-        return -EINVAL;
-    return probe_job_stop(&r->job);
-}
+int probe_run_stop(probe_run *r) { return r ? probe_job_stop(&r->job) : -EINVAL; }
 
-int probe_run_free(probe_run *r)
-{
-    if (r == NULL)
-        return -EINVAL;
-    probe_job_stop(&r->job);
-    free(r);
-    return 0;
-}
+int probe_run_free(probe_run *r) { return r ? probe_job_free(&r->job) : -EINVAL; }
 
 /* ---------------------------------------------------------------- single mbufs */
 
@@ -1025,7 +962,7 @@ int probe_mbuf_alloc(probe_pool *pool, uint16_t frame_size, probe_mbuf **out)
             rte_pktmbuf_free(m);
             return -EMSGSIZE;
         }
-        build_frame(rte_pktmbuf_mtod(m, uint8_t *), len, 0, 0, rte_rdtsc());
+        frame_build(rte_pktmbuf_mtod(m, uint8_t *), len, 0, 0, rte_rdtsc());
         m->data_len = m->pkt_len = len;
     }
     *out = (probe_mbuf *)(void *)m;
@@ -1130,7 +1067,7 @@ int probe_mbuf_alloc_chain(probe_pool *pool, uint32_t total, uint16_t seg_len, p
             d[i] = (uint8_t)(seq + i);
         s->data_len = s->pkt_len = n;
         if (head == NULL) {
-            build_frame(d, (uint16_t)(total > UINT16_MAX ? UINT16_MAX : total), 0, 0, 0);
+            frame_build(d, (uint16_t)(total > UINT16_MAX ? UINT16_MAX : total), 0, 0, 0);
             head = s;
         } else if (rte_pktmbuf_chain(head, s) != 0) {
             rte_pktmbuf_free(s);
@@ -1178,7 +1115,7 @@ int probe_extbuf_alloc(probe_pool *pool, uint16_t frame_size, struct probe_extbu
     }
     rte_pktmbuf_attach_extbuf(m, buf, rte_malloc_virt2iova(buf), buf_len, shinfo);
     rte_pktmbuf_reset_headroom(m);
-    build_frame(rte_pktmbuf_mtod(m, uint8_t *), len, 0, set->attached, rte_rdtsc());
+    frame_build(rte_pktmbuf_mtod(m, uint8_t *), len, 0, set->attached, rte_rdtsc());
     m->data_len = m->pkt_len = len;
     set->attached++;
     *out = (probe_mbuf *)(void *)m;
@@ -1253,7 +1190,7 @@ int64_t probe_inject(const char *ifname, const char *netns_path, uint32_t n_flow
             }
             clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
         }
-        build_frame(buf, len, (uint32_t)(sent % flows), sent, rte_rdtsc());
+        frame_build(buf, len, (uint32_t)(sent % flows), sent, rte_rdtsc());
         ssize_t w = send(fd, buf, len, 0);
         if (w == (ssize_t)len) {
             sent++;
@@ -1292,7 +1229,7 @@ int64_t probe_write_pcap(const char *path, uint32_t n_flows, uint64_t count, uin
     memset(buf, 0, sizeof(buf));
     for (uint64_t i = 0; ok && i < count; i++) {
         uint32_t rh[4] = {(uint32_t)(i / 1000000), (uint32_t)(i % 1000000), len, len};
-        build_frame(buf, len, (uint32_t)(i % flows), i, 0);
+        frame_build(buf, len, (uint32_t)(i % flows), i, 0);
         ok = fwrite(rh, sizeof(rh), 1, f) == 1 && fwrite(buf, len, 1, f) == 1;
     }
     if (fclose(f) != 0 || !ok)

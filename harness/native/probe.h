@@ -6,11 +6,24 @@
  * This file is plain cdef text: no #include, no guards, only integer #defines.
  */
 
-#define PROBE_MAX_TASKS 16
-#define PROBE_MAX_QUEUES 64
+/* Array sizes of the structs below. Python reads them from lib (cffi exposes these defines), never a copy. */
+#define PROBE_MAX_TASKS 16          /* tasks of a run */
+#define PROBE_MAX_QUEUES 64         /* queues of a port a loop polls */
 #define PROBE_MAX_BURST 512
 #define PROBE_NAME_LEN 64
 #define PROBE_RSS_KEY_MAX 64
+#define PROBE_MAX_QUEUE_STATS 16    /* per-queue port counters (RTE_ETHDEV_QUEUE_STAT_CNTRS) */
+#define PROBE_THREAD_NAME_LEN 16
+
+/* The wire frame every generator writes and every receiver recognises (harness/native/frame.h):
+ * flow f is 198.18.(f & 0xffff) : BASE_SPORT + (f >> 16) -> 198.19.0.1 : 5001, inside 198.18.0.0/15 */
+#define PROBE_FRAME_SRC_NET 0xC6120000
+#define PROBE_FRAME_NET_MASK 0xFFFE0000
+#define PROBE_FRAME_DST_IP 0xC6130001
+#define PROBE_FRAME_DST_PORT 5001
+#define PROBE_FRAME_BASE_SPORT 1024
+#define PROBE_FRAME_MIN_SIZE 64     /* frame sizes on the wire, FCS included */
+#define PROBE_FRAME_MAX_SIZE 16000  /* the largest a generator writes (profile mempool.mtu limit) */
 
 /* task modes: what one task of a run does on each turn of its lcore's loop */
 #define PROBE_MODE_FWD 0    /* rx_burst(rx port) -> tx_burst(tx port), free unsent */
@@ -44,8 +57,8 @@ int probe_lcore_info(uint32_t lcore, struct probe_lcore_info *out);
 /* ---- ports ---- */
 struct probe_port_info {
     uint16_t port_id;
-    char name[64];
-    char driver[64];
+    char name[PROBE_NAME_LEN];
+    char driver[PROBE_NAME_LEN];
     uint16_t max_rx_queues;
     uint16_t max_tx_queues;
     uint16_t reta_size;
@@ -85,7 +98,7 @@ struct probe_port_conf {
     uint32_t scatter;
     uint32_t rss;                            /* 1 = mq_mode RSS */
     uint64_t rss_hf;
-    uint8_t rss_key[64];
+    uint8_t rss_key[PROBE_RSS_KEY_MAX];
     uint8_t rss_key_len;                     /* 0 = PMD default key */
 };
 typedef struct probe_pool probe_pool;
@@ -97,8 +110,8 @@ int probe_port_close(uint16_t port);
 struct probe_port_stats {
     uint64_t ipackets, opackets, ibytes, obytes;
     uint64_t imissed, ierrors, oerrors, rx_nombuf;
-    uint64_t q_ipackets[16];
-    uint64_t q_opackets[16];
+    uint64_t q_ipackets[PROBE_MAX_QUEUE_STATS];
+    uint64_t q_opackets[PROBE_MAX_QUEUE_STATS];
 };
 int probe_port_stats(uint16_t port, struct probe_port_stats *out);
 int probe_port_stats_reset(uint16_t port);
@@ -177,7 +190,7 @@ struct probe_run_conf {
     uint64_t gen_count;     /* GEN: stop after this many packets sent (0 = until stopped) */
     uint64_t gen_rate_pps;  /* GEN: TSC-paced rate (0 = as fast as possible) */
     uint32_t n_tasks;
-    struct probe_task tasks[16];
+    struct probe_task tasks[PROBE_MAX_TASKS];
     struct probe_trace_rec *trace;  /* NULL = no trace */
     uint32_t trace_len;
 };
@@ -195,7 +208,7 @@ struct probe_run_stats {
     uint32_t pool_min_avail;        /* lowest free count seen, sampled in the loop */
     uint32_t trace_used;            /* records written to conf.trace */
     uint32_t n_tasks;
-    struct probe_task_stats task[16];
+    struct probe_task_stats task[PROBE_MAX_TASKS];
 };
 typedef struct probe_run probe_run;
 int probe_run_start(const struct probe_run_conf *conf, probe_run **out);
@@ -265,7 +278,7 @@ struct probe_thread_affinity {
     uint32_t role;              /* PROBE_ROLE_* */
     int32_t lcore_socket_id;    /* rte_lcore_to_socket_id() */
     uint32_t eal_cpu_count;     /* rte_lcore_cpuset(): the CPUs EAL's lcore config gives it */
-    uint64_t eal_cpus[16];
+    uint64_t eal_cpus[PROBE_AFF_CPU_WORDS];
     /* read inside the lcore's own thread */
     int32_t tid;                /* gettid() */
     uint32_t seen_lcore_id;     /* rte_lcore_id() */
@@ -273,13 +286,13 @@ struct probe_thread_affinity {
     int32_t cpu_now;            /* sched_getcpu() */
     int32_t err;                /* pthread_getaffinity_np() result, -errno */
     uint32_t cpu_count;         /* pthread_getaffinity_np(): the kernel's mask for the thread */
-    uint64_t cpus[16];
+    uint64_t cpus[PROBE_AFF_CPU_WORDS];
     uint32_t eal_thread_cpu_count; /* rte_thread_get_affinity(): EAL's record for the thread */
-    uint64_t eal_thread_cpus[16];
-    char name[16];              /* pthread_getname_np() */
+    uint64_t eal_thread_cpus[PROBE_AFF_CPU_WORDS];
+    char name[PROBE_THREAD_NAME_LEN]; /* pthread_getname_np() */
     uint64_t samples;           /* sched_getcpu() samples taken over sample_us */
     uint32_t migrations;        /* samples whose CPU differed from the one before */
-    uint64_t cpus_seen[16];     /* every CPU a sample saw */
+    uint64_t cpus_seen[PROBE_AFF_CPU_WORDS]; /* every CPU a sample saw */
 };
 /* Read lcore's thread from inside it: a worker lcore through rte_eal_remote_launch (-EBUSY while
  * a run is on it), the main lcore directly (the caller must be the EAL main thread, else -EPERM).
@@ -294,7 +307,7 @@ struct probe_spin_stats {
     int32_t cpu_first, cpu_last;
     uint32_t migrations;
     uint32_t started, running;
-    uint64_t cpus_seen[16];
+    uint64_t cpus_seen[PROBE_AFF_CPU_WORDS];
 };
 typedef struct probe_spin probe_spin;
 int probe_spin_start(uint32_t lcore, probe_spin **out);
@@ -325,7 +338,7 @@ int probe_rss_softrss(const struct probe_rss_tuple *t, uint32_t flags, const uin
 /* a port's RSS configuration as the PMD reports it */
 struct probe_rss_hash_conf {
     uint64_t rss_hf;
-    uint8_t key[64];
+    uint8_t key[PROBE_RSS_KEY_MAX];
     uint8_t key_len;        /* 0: the PMD reports no key */
 };
 int probe_rss_hash_conf_get(uint16_t port, struct probe_rss_hash_conf *out);
@@ -349,7 +362,7 @@ struct probe_rss_capture_conf {
     uint16_t port;                  /* rx port */
     uint16_t burst;
     uint16_t n_queues;              /* rx queues this lcore polls */
-    uint16_t queues[64];
+    uint16_t queues[PROBE_MAX_QUEUES];
     struct probe_rss_pkt *pkts;     /* caller-owned, kept alive until the capture is freed */
     uint64_t max_pkts;              /* records beyond this are counted, not stored */
     uint32_t flags;                 /* PROBE_RSS_F_* */
@@ -366,8 +379,8 @@ struct probe_rss_capture_stats {
     uint64_t rx_pkts, ours, with_hash, captured, not_stored;
     uint64_t tx_pkts, tx_unsent, alloc_fail;
     uint32_t running, tx_done;
-    uint64_t q_pkts[64];            /* by queue id */
-    uint64_t q_polls[64];
+    uint64_t q_pkts[PROBE_MAX_QUEUES];   /* by queue id */
+    uint64_t q_polls[PROBE_MAX_QUEUES];
 };
 typedef struct probe_rss_capture probe_rss_capture;
 int probe_rss_capture_start(const struct probe_rss_capture_conf *conf, probe_rss_capture **out);
@@ -418,7 +431,7 @@ struct probe_perf_task {
                                    by then is ungenerated */
     uint32_t n_flows;           /* GEN: flows, 198.18.x.y:sport -> 198.19.0.1:5001 */
     uint32_t n_sizes;           /* GEN: frame sizes (FCS included) cycled in order */
-    uint16_t sizes[64];
+    uint16_t sizes[PROBE_PERF_MAX_SIZES];
     uint64_t cost_cycles;       /* DUT: service time per packet */
     uint32_t dut_queue;         /* DUT: packets it may hold, waiting or in service (not with SPIN:
                                    then its queue is the rx ring in front of it) */
@@ -435,7 +448,7 @@ struct probe_perf_conf {
                                    (the kernel, a VM exit, another thread); 0 = 20000; not measured
                                    in a run of plain forwarders only */
     uint32_t n_tasks;
-    struct probe_perf_task tasks[8];
+    struct probe_perf_task tasks[PROBE_PERF_MAX_TASKS];
 };
 struct probe_perf_task_stats {
     uint64_t polls, empty_polls;
@@ -460,7 +473,7 @@ struct probe_perf_stats {
     uint32_t running;
     uint32_t gen_done;          /* every GEN task is done */
     uint32_t n_tasks;
-    struct probe_perf_task_stats task[8];
+    struct probe_perf_task_stats task[PROBE_PERF_MAX_TASKS];
 };
 typedef struct probe_perf probe_perf;
 int probe_perf_start(const struct probe_perf_conf *conf, probe_perf **out);

@@ -33,18 +33,9 @@
 
 #include "probe.h"
 #include "probe_internal.h"
+#include "frame.h"
 
 #define RSS_MP(p) ((struct rte_mempool *)(void *)(p))
-
-/* the harness's frames (same layout and marks as probe.c's generator, so its sinks count them) */
-#define RSS_MAGIC0 'D'
-#define RSS_MAGIC1 'H'
-#define RSS_FRAME_MIN 60
-#define RSS_L3_OFF sizeof(struct rte_ether_hdr)
-#define RSS_L4_OFF (RSS_L3_OFF + sizeof(struct rte_ipv4_hdr))
-#define RSS_PAYLOAD_OFF (RSS_L4_OFF + sizeof(struct rte_udp_hdr))
-#define RSS_NET 0xC6120000u   /* 198.18.0.0/15: RFC 2544 benchmarking range */
-#define RSS_NET_MASK 0xFFFE0000u
 
 /* ---------------------------------------------------------------- software Toeplitz */
 
@@ -184,12 +175,6 @@ int probe_rss_reta_update(uint16_t port, const uint16_t *reta, uint16_t reta_siz
 
 /* ---------------------------------------------------------------- frames */
 
-static inline uint16_t rss_frame_len(uint16_t frame_size)
-{
-    uint16_t l = frame_size > 4 ? (uint16_t)(frame_size - 4) : 0;
-    return l < RSS_FRAME_MIN ? RSS_FRAME_MIN : l;
-}
-
 static int tuple_in_range(const struct probe_rss_tuple *t)
 {
     uint32_t s, d;
@@ -197,39 +182,20 @@ static int tuple_in_range(const struct probe_rss_tuple *t)
         return 0;
     memcpy(&s, t->src, 4);
     memcpy(&d, t->dst, 4);
-    return (rte_be_to_cpu_32(s) & RSS_NET_MASK) == RSS_NET && (rte_be_to_cpu_32(d) & RSS_NET_MASK) == RSS_NET;
+    return (rte_be_to_cpu_32(s) & PROBE_FRAME_NET_MASK) == PROBE_FRAME_SRC_NET &&
+           (rte_be_to_cpu_32(d) & PROBE_FRAME_NET_MASK) == PROBE_FRAME_SRC_NET;
 }
 
-/* Ethernet/IPv4/UDP frame of one tuple; payload 'D' 'H' seq */
+/* the frame of one tuple (frame.h's format with the tuple's addresses and ports); its first FRAME_MIN bytes */
 static void rss_build_frame(uint8_t *p, uint16_t len, const struct probe_rss_tuple *t, uint64_t seq)
 {
-    struct rte_ether_hdr *eth = (struct rte_ether_hdr *)p;
-    struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(p + RSS_L3_OFF);
-    struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(p + RSS_L4_OFF);
-    static const struct rte_ether_addr dst = {{0x02, 0, 0, 0, 0, 0x02}};
-    static const struct rte_ether_addr src = {{0x02, 0, 0, 0, 0, 0x01}};
-    rte_ether_addr_copy(&dst, &eth->dst_addr);
-    rte_ether_addr_copy(&src, &eth->src_addr);
-    eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
-    ip->version_ihl = RTE_IPV4_VHL_DEF;
-    ip->type_of_service = 0;
-    ip->total_length = rte_cpu_to_be_16((uint16_t)(len - RSS_L3_OFF));
-    ip->packet_id = 0;
-    ip->fragment_offset = 0;
-    ip->time_to_live = 64;
-    ip->next_proto_id = IPPROTO_UDP;
-    memcpy(&ip->src_addr, t->src, 4);
-    memcpy(&ip->dst_addr, t->dst, 4);
-    ip->hdr_checksum = 0;
-    ip->hdr_checksum = rte_ipv4_cksum(ip);
-    udp->src_port = rte_cpu_to_be_16(t->sport);
-    udp->dst_port = rte_cpu_to_be_16(t->dport);
-    udp->dgram_len = rte_cpu_to_be_16((uint16_t)(len - RSS_L4_OFF));
-    udp->dgram_cksum = 0;
-    uint8_t *pl = p + RSS_PAYLOAD_OFF;
-    pl[0] = RSS_MAGIC0;
-    pl[1] = RSS_MAGIC1;
-    memcpy(pl + 2, &seq, 8);
+    uint8_t tmpl[FRAME_TMPL];
+    uint32_t s, d;
+    memcpy(&s, t->src, 4);
+    memcpy(&d, t->dst, 4);
+    frame_template_tuple(tmpl, len, rte_be_to_cpu_32(s), rte_be_to_cpu_32(d), t->sport, t->dport);
+    memcpy(tmpl + FRAME_SEQ, &seq, 8);
+    memcpy(p, tmpl, FRAME_MIN);
 }
 
 /* read the flow of a received frame; returns 1 when it is one of the harness's */
@@ -237,34 +203,33 @@ static inline int rss_parse(const uint8_t *p, uint32_t len, struct probe_rss_pkt
 {
     out->src_ip = out->dst_ip = 0;
     out->sport = out->dport = 0;
-    if (len < RSS_L4_OFF)
+    if (len < FRAME_L4)
         return 0;
     const struct rte_ether_hdr *eth = (const struct rte_ether_hdr *)p;
     if (eth->ether_type != rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4))
         return 0;
-    const struct rte_ipv4_hdr *ip = (const struct rte_ipv4_hdr *)(p + RSS_L3_OFF);
+    const struct rte_ipv4_hdr *ip = (const struct rte_ipv4_hdr *)(p + FRAME_L3);
     uint32_t ihl = (uint32_t)(ip->version_ihl & 0x0f) * 4;
     out->src_ip = rte_be_to_cpu_32(ip->src_addr);
     out->dst_ip = rte_be_to_cpu_32(ip->dst_addr);
-    if (ihl < 20 || len < RSS_L3_OFF + ihl + 4)
+    if (ihl < 20 || len < FRAME_L3 + ihl + 4)
         return 0;
     if (ip->next_proto_id == IPPROTO_UDP || ip->next_proto_id == IPPROTO_TCP) {
-        const uint16_t *ports = (const uint16_t *)(p + RSS_L3_OFF + ihl);
+        const uint16_t *ports = (const uint16_t *)(p + FRAME_L3 + ihl);
         out->sport = rte_be_to_cpu_16(ports[0]);
         out->dport = rte_be_to_cpu_16(ports[1]);
     }
-    if (ihl != 20 || ip->next_proto_id != IPPROTO_UDP || len < RSS_PAYLOAD_OFF + 2)
+    if (ihl != 20)
         return 0;
-    return (out->src_ip & RSS_NET_MASK) == RSS_NET && p[RSS_PAYLOAD_OFF] == RSS_MAGIC0 &&
-           p[RSS_PAYLOAD_OFF + 1] == RSS_MAGIC1;
+    return frame_is_ours(p, len);
 }
 
 /* ---------------------------------------------------------------- capture loop */
 
 struct probe_rss_capture {
+    struct probe_job job;
     struct probe_rss_capture_conf conf;
     struct probe_rss_capture_stats stats;
-    struct probe_job job;
 };
 
 static void capture_tx(struct probe_rss_capture *c, uint64_t *seq)
@@ -278,7 +243,7 @@ static void capture_tx(struct probe_rss_capture *c, uint64_t *seq)
         st->alloc_fail++;
         return;
     }
-    uint16_t len = rss_frame_len(cf->frame_size);
+    uint16_t len = frame_len(cf->frame_size);
     for (uint16_t i = 0; i < n; i++) {
         rss_build_frame(rte_pktmbuf_mtod(bufs[i], uint8_t *), len, &cf->tuples[*seq % cf->n_tuples], *seq);
         bufs[i]->data_len = len;
@@ -322,9 +287,9 @@ static void capture_rx(struct probe_rss_capture *c, uint16_t q)
     rte_pktmbuf_free_bulk(bufs, n);
 }
 
-static int capture_loop(void *arg)
+static int capture_loop(struct probe_job *job)
 {
-    struct probe_rss_capture *c = arg;
+    struct probe_rss_capture *c = container_of(job, struct probe_rss_capture, job);
     const struct probe_rss_capture_conf *cf = &c->conf;
     struct probe_rss_capture_stats *st = &c->stats;
     uint64_t seq = 0, loops = 0;
@@ -344,18 +309,18 @@ static int capture_loop(void *arg)
         if ((++loops & 63) == 0)
             st->tsc_last = rte_rdtsc();
     }
-    st->tsc_last = rte_rdtsc();
-    __atomic_store_n(&st->running, 0, __ATOMIC_RELEASE);
+    probe_job_finished(job);
     return 0;
 }
+
+static void capture_release(struct probe_job *job) { free(container_of(job, struct probe_rss_capture, job)); }
 
 int probe_rss_capture_start(const struct probe_rss_capture_conf *conf, probe_rss_capture **out)
 {
     if (conf == NULL || out == NULL || conf->burst == 0 || conf->burst > PROBE_MAX_BURST ||
         conf->n_queues == 0 || conf->n_queues > PROBE_MAX_QUEUES || (conf->max_pkts && conf->pkts == NULL))
         return -EINVAL;
-    if (conf->lcore >= RTE_MAX_LCORE || !rte_lcore_is_enabled(conf->lcore) ||
-        conf->lcore == rte_get_main_lcore())
+    if (probe_job_lcore_ok(conf->lcore) < 0)
         return -EINVAL;
     if (!rte_eth_dev_is_valid_port(conf->port))
         return -ENODEV;
@@ -374,9 +339,9 @@ int probe_rss_capture_start(const struct probe_rss_capture_conf *conf, probe_rss
     struct probe_rss_capture *c = calloc(1, sizeof(*c));
     if (c == NULL)
         return -ENOMEM;
+    PROBE_JOB_SETUP(c, capture_loop, capture_release);
     c->conf = *conf;
-    c->stats.running = 1;
-    int rc = probe_job_launch(&c->job, capture_loop, c, conf->lcore);
+    int rc = probe_job_start(&c->job, conf->lcore);
     if (rc < 0) {
         free(c);
         return rc;
@@ -387,30 +352,12 @@ int probe_rss_capture_start(const struct probe_rss_capture_conf *conf, probe_rss
 
 int probe_rss_capture_stats(probe_rss_capture *c, struct probe_rss_capture_stats *out)
 {
-    if (c == NULL || out == NULL)
-        return -EINVAL;
-    __atomic_thread_fence(__ATOMIC_ACQUIRE);
-    memcpy(out, &c->stats, sizeof(*out));
-    if (out->running)
-        out->tsc_last = rte_rdtsc();
-    return 0;
+    return c ? probe_job_stats(&c->job, out) : -EINVAL;
 }
 
-int probe_rss_capture_stop(probe_rss_capture *c)
-{
-    if (c == NULL)
-        return -EINVAL;
-    return probe_job_stop(&c->job);
-}
+int probe_rss_capture_stop(probe_rss_capture *c) { return c ? probe_job_stop(&c->job) : -EINVAL; }
 
-int probe_rss_capture_free(probe_rss_capture *c)
-{
-    if (c == NULL)
-        return -EINVAL;
-    probe_job_stop(&c->job);
-    free(c);
-    return 0;
-}
+int probe_rss_capture_free(probe_rss_capture *c) { return c ? probe_job_free(&c->job) : -EINVAL; }
 
 /* ---------------------------------------------------------------- kernel side */
 
@@ -426,7 +373,7 @@ int64_t probe_rss_inject(const char *ifname, const char *netns_path, const struc
     int fd = probe_open_packet_socket(ifname, netns_path);
     if (fd < 0)
         return fd;
-    uint16_t len = rss_frame_len(frame_size);
+    uint16_t len = frame_len(frame_size);
     memset(buf, 0, sizeof(buf));
     uint64_t sent = 0;
     int retries = 0;
