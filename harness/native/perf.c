@@ -297,52 +297,71 @@ static void task_recv(struct probe_perf *r, const struct probe_perf_task *t, str
     }
     uint64_t now = rte_rdtsc();
     s->rx_pkts += n;
-    for (uint16_t i = 0; i < n; i++)
-        rte_prefetch0(rte_pktmbuf_mtod(bufs[i], const uint8_t *) + FRAME_L3 - 2);
+    /* the burst's counts in locals: the histogram's stores could alias the counters, which would then be
+     * reloaded and stored per packet; they go back to s once per burst */
+    uint64_t bytes = 0, foreign = 0, stale = 0, lat_count = s->lat_count, lat_sum = 0, lat_min = s->lat_min;
+    uint64_t lat_max = s->lat_max, seq_max = s->seq_max, late = 0, reordered = 0, unique = 0, dups = 0;
+    const uint64_t base = t->seq_base, count = t->count;
+    uint64_t *hist = v->hist, *seen = v->seen;
+    uint32_t plain = 1;
+    const struct rte_mempool *mp = bufs[0]->pool;
     for (uint16_t i = 0; i < n; i++) {
         struct rte_mbuf *m = bufs[i];
         const uint8_t *p = rte_pktmbuf_mtod(m, const uint8_t *);
-        s->rx_bytes += rte_pktmbuf_pkt_len(m);
+        bytes += rte_pktmbuf_pkt_len(m);
+        plain &= frame_mbuf_plain(m, mp);
         if (!frame_is_ours(p, rte_pktmbuf_data_len(m))) {
-            s->foreign++;
+            foreign++;
             continue;
         }
         uint64_t seq = frame_seq_of(p), tsc = frame_tsc_of(p);
-        if (seq < t->seq_base || (t->count && seq - t->seq_base >= t->count)) {
-            s->stale++; /* another run's frame, still in flight */
+        if (seq < base || (count && seq - base >= count)) {
+            stale++; /* another run's frame, still in flight */
             continue;
         }
-        uint64_t x = seq - t->seq_base;
+        uint64_t x = seq - base;
         uint64_t lat = now > tsc ? now - tsc : 0;
-        v->hist[hist_index(lat)]++;
-        s->lat_count++;
-        s->lat_sum += lat;
-        if (lat < s->lat_min || s->lat_count == 1)
-            s->lat_min = lat;
-        if (lat > s->lat_max)
-            s->lat_max = lat;
+        hist[hist_index(lat)]++;
+        lat_count++;
+        lat_sum += lat;
+        if (lat < lat_min || lat_count == 1)
+            lat_min = lat;
+        if (lat > lat_max)
+            lat_max = lat;
         uint64_t b = x & (SEQ_WINDOW - 1);
         if (unlikely(!v->any)) {
             v->any = 1;
-            s->seq_max = x;
-        } else if (x > s->seq_max) {
-            seen_clear_range(v->seen, s->seq_max + 1, x + 1);
-            s->seq_max = x;
-        } else if (s->seq_max - x >= SEQ_WINDOW) {
-            s->late++; /* too old to tell a duplicate: counted received, and reordered */
-            s->reordered++;
-            s->unique++;
+            seq_max = x;
+        } else if (likely(x > seq_max)) {
+            seen_clear_range(seen, seq_max + 1, x + 1);
+            seq_max = x;
+        } else if (seq_max - x >= SEQ_WINDOW) {
+            late++; /* too old to tell a duplicate: counted received, and reordered */
+            reordered++;
+            unique++;
             continue;
-        } else if (v->seen[b >> 6] & (1ull << (b & 63))) {
-            s->dups++;
+        } else if (seen[b >> 6] & (1ull << (b & 63))) {
+            dups++;
             continue;
         } else {
-            s->reordered++; /* arrived after a later frame (RFC 4737) */
+            reordered++; /* arrived after a later frame (RFC 4737) */
         }
-        v->seen[b >> 6] |= 1ull << (b & 63);
-        s->unique++;
+        seen[b >> 6] |= 1ull << (b & 63);
+        unique++;
     }
-    rte_pktmbuf_free_bulk(bufs, n);
+    s->rx_bytes += bytes;
+    s->foreign += foreign;
+    s->stale += stale;
+    s->lat_sum += lat_sum;
+    s->lat_count = lat_count;
+    s->lat_min = lat_min;
+    s->lat_max = lat_max;
+    s->seq_max = seq_max;
+    s->late += late;
+    s->reordered += reordered;
+    s->unique += unique;
+    s->dups += dups;
+    frame_free_burst(bufs, n, plain);
 }
 
 /* ---------------------------------------------------------------- DUT */
