@@ -480,7 +480,8 @@ def report(results: list[dict], path: dict | None, args, tag: int) -> None:
                 n = t["tx_pkts"] if t["role"] == "gen" else t["rx_pkts"]
                 idle = f", idle {100 * t['rx_empty_polls'] / t['rx_polls']:.0f}%" if t["rx_polls"] else ""
                 parts.append(f"{t['role']} {n / lane['seconds'] / 1e6:.2f} Mpps{idle}")
-            print(f"  lcore {lane['lcore']} (on its CPU {100 * lane['on_cpu']:.0f}% of the window): " + "; ".join(parts))
+            share = f"on its CPU {100 * lane['on_cpu']:.0f}% of the window"
+            print(f"  lcore {lane['lcore']} ({share}): " + "; ".join(parts))
 
 
 def main(argv=None) -> int:

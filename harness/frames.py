@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from harness.errors import UsageError
+from harness.native.defines import define
 
 #: preamble (7) + start-of-frame delimiter (1) + inter-frame gap (12): bytes a frame costs beyond itself
 WIRE_OVERHEAD = 20
@@ -13,8 +14,9 @@ IMIX = (64,) * 7 + (570,) * 4 + (1518,)
 #: frame-size patterns by name; an integer size is a pattern of one
 PATTERNS = {"imix": IMIX, "jumbo": (9000,)}
 LINK_GBPS_RANGE = (1.0, 400.0)
-MAX_FRAME = 16000   # perf.c FR_MAX
-MIN_FRAME = 64
+MAX_FRAME = define("PROBE_FRAME_MAX_SIZE")   # the largest frame a generator writes (probe.h)
+MIN_FRAME = define("PROBE_FRAME_MIN_SIZE")
+MAX_SIZES = define("PROBE_PERF_MAX_SIZES")   # sizes in a pattern (struct probe_perf_task.sizes)
 
 
 def frame_pattern(frames: int | str | Sequence[int]) -> tuple[int, ...]:
@@ -28,8 +30,8 @@ def frame_pattern(frames: int | str | Sequence[int]) -> tuple[int, ...]:
                              f"or one of {', '.join(PATTERNS)}")
         return PATTERNS[key]
     sizes = (frames,) if isinstance(frames, int) else tuple(frames)
-    if not sizes or len(sizes) > 64:
-        raise UsageError(f"frame pattern of {len(sizes)} sizes: give 1..64 sizes")
+    if not sizes or len(sizes) > MAX_SIZES:
+        raise UsageError(f"frame pattern of {len(sizes)} sizes: give 1..{MAX_SIZES} sizes")
     for s in sizes:
         if isinstance(s, bool) or not isinstance(s, int) or not MIN_FRAME <= s <= MAX_FRAME:
             raise UsageError(f"frame size {s!r}: out of range {MIN_FRAME}..{MAX_FRAME} bytes (FCS included)")

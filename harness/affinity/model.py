@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from harness.native.defines import define
 from harness.profile import LcoreMap
 from harness.system.procfs import TaskInfo, cpus_text, format_cpus, parse_cpu_list
 
@@ -22,7 +23,7 @@ from harness.system.procfs import TaskInfo, cpus_text, format_cpus, parse_cpu_li
 #: typical there) with ``eal.max_involuntary_ctx_switches_per_s`` (whose default is this reasoning's 1000/s).
 PROFILE_KEY_CTX_SWITCHES = "max_involuntary_ctx_switches_per_s"
 
-CPU_WORDS = 16  # PROBE_AFF_CPU_WORDS: CPU n is bit n % 64 of word n / 64
+CPU_WORDS = define("PROBE_AFF_CPU_WORDS")  # CPU n is bit n % 64 of word n / 64
 ROLES = {0: "rte", 1: "off", 2: "service", 3: "non-eal"}
 
 

@@ -29,10 +29,11 @@ from harness.frames import (  # noqa: F401  (perf.<name> for the suites)
     line_rate_pps,
     mean_frame_size,
 )
+from harness.native.defines import define
 
 # ---------------------------------------------------------------- latency histogram
 
-HIST_BUCKETS = 1920     # perf.c PROBE_PERF_HIST_BUCKETS
+HIST_BUCKETS = define("PROBE_PERF_HIST_BUCKETS")
 HIST_EXACT = 64
 HIST_SUB_BITS = 5
 PERCENTILES = {"p50": 50.0, "p90": 90.0, "p99": 99.0, "p999": 99.9}

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from harness.errors import UsageError, check
-from harness.perf.model import HIST_BUCKETS, MAX_FRAME, frame_pattern
+from harness.native.defines import define
+from harness.perf.model import frame_pattern
 from harness.probe import (
     Loop,
     Mempool,
@@ -20,8 +21,8 @@ from harness.probe import (
 
 # ---------------------------------------------------------------- runs on worker lcores
 
-ROLE_GEN, ROLE_RECV, ROLE_DUT = 0, 1, 2
-DUT_SPIN, DUT_SCHEDULED = 1, 2
+ROLE_GEN, ROLE_RECV, ROLE_DUT = define("PROBE_PERF_GEN"), define("PROBE_PERF_RECV"), define("PROBE_PERF_DUT")
+DUT_SPIN, DUT_SCHEDULED = define("PROBE_PERF_DUT_SPIN"), define("PROBE_PERF_DUT_SCHEDULED")
 GAP_NS = 20_000     # a loop turn longer than this is a gap: the lcore was not running
 
 
@@ -72,8 +73,8 @@ class PerfRun(Loop):
     def __init__(self, lcore: int, tasks: Sequence[PerfTask], *, burst: int | None = None,
                  pool: Mempool | None = None,
                  tsc_hz: int = 0, gap_ns: int = GAP_NS):
-        if not 1 <= len(tasks) <= 8:
-            raise UsageError(f"a perf run takes 1..8 tasks, got {len(tasks)}")
+        if not 1 <= len(tasks) <= lib.PROBE_PERF_MAX_TASKS:
+            raise UsageError(f"a perf run takes 1..{lib.PROBE_PERF_MAX_TASKS} tasks, got {len(tasks)}")
         c = ffi.new("struct probe_perf_conf *")
         c.lcore, c.burst, c.tsc_hz, c.gap_ns = lcore, burst_or_session(burst), tsc_hz, gap_ns
         c.pool = pool.handle if pool is not None else ffi.NULL
@@ -107,8 +108,9 @@ class PerfRun(Loop):
     def hist(self, task: int) -> list[int]:
         if task in self._hists:
             return self._hists[task]
-        buf = ffi.new("uint64_t[]", HIST_BUCKETS)
-        n = check(lib.probe_perf_hist(self._h, task, buf, HIST_BUCKETS), f"perf histogram of task {task}")
+        n_buckets = lib.PROBE_PERF_HIST_BUCKETS
+        buf = ffi.new("uint64_t[]", n_buckets)
+        n = check(lib.probe_perf_hist(self._h, task, buf, n_buckets), f"perf histogram of task {task}")
         return list(buf[0:n])
 
     def wait_generated(self, timeout_s: float) -> bool:
@@ -140,6 +142,7 @@ def measured_tsc_hz(ms: int = 100) -> int:
 
 def build_frame(frame_size: int, *, flow: int = 0, seq: int = 0, tsc: int = 0) -> bytes:
     """One generator frame, as perf.c writes it (without the FCS)."""
-    buf = ffi.new("uint8_t[]", MAX_FRAME)
-    n = check(require_lib().probe_perf_frame(buf, MAX_FRAME, frame_size, flow, seq, tsc), "perf frame")
+    size = require_lib().PROBE_FRAME_MAX_SIZE
+    buf = ffi.new("uint8_t[]", size)
+    n = check(lib.probe_perf_frame(buf, size, frame_size, flow, seq, tsc), "perf frame")
     return bytes(ffi.buffer(buf, n))

@@ -7,6 +7,7 @@ from typing import Iterable
 
 from harness import __version__
 from harness.errors import DpdkUnavailableError, check
+from harness.native.defines import define
 
 try:
     from harness._probe import ffi, lib
@@ -17,9 +18,11 @@ else:
     _IMPORT_ERROR = None
 
 
-MODE_FWD, MODE_GEN, MODE_SINK = 0, 1, 2
-F_LEAK_UNSENT, F_COPY_FWD = 1, 2
-MAX_TASKS = 16
+MODE_FWD, MODE_GEN, MODE_SINK = define("PROBE_MODE_FWD"), define("PROBE_MODE_GEN"), define("PROBE_MODE_SINK")
+F_LEAK_UNSENT, F_COPY_FWD = define("PROBE_F_LEAK_UNSENT"), define("PROBE_F_COPY_FWD")
+#: tasks of a run (struct probe_run_conf.tasks): probe.h's PROBE_MAX_TASKS, read from the header's text so
+#: this module imports without the compiled probe (the cdef hands lib the same value)
+MAX_TASKS = define("PROBE_MAX_TASKS")
 
 # rte_ethdev.h RTE_ETH_RSS_* bits (DPDK 22.11), by the names profiles use
 RSS_BITS = {

@@ -10,7 +10,6 @@ from harness.errors import UsageError, check
 from harness.probe.core import (
     F_COPY_FWD,
     F_LEAK_UNSENT,
-    MAX_TASKS,
     MODE_FWD,
     MODE_GEN,
     MODE_SINK,
@@ -171,8 +170,8 @@ class Run(Loop):
     def __init__(self, lcore: int, tasks: Sequence[Task], *, burst: int | None = None, pool: Mempool | None = None,
                  frame_size: int = 64, flows: int = 1, count: int = 0, rate_pps: int = 0, flags: int = 0,
                  trace: int = 0):
-        if not tasks or len(tasks) > MAX_TASKS:
-            raise UsageError(f"a run takes 1..{MAX_TASKS} tasks, got {len(tasks)}")
+        if not tasks or len(tasks) > lib.PROBE_MAX_TASKS:
+            raise UsageError(f"a run takes 1..{lib.PROBE_MAX_TASKS} tasks, got {len(tasks)}")
         c = ffi.new("struct probe_run_conf *")
         c.lcore, c.burst, c.flags = lcore, burst_or_session(burst), flags | active_faults()
         c.pool = pool.handle if pool is not None else ffi.NULL

@@ -20,6 +20,8 @@ import math
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
+from harness.native.defines import define
+
 # --------------------------------------------------------------------------- keys and vectors
 
 #: the 40-byte key of the Microsoft RSS specification (also the default key of ixgbe and others)
@@ -43,11 +45,11 @@ MS_VECTORS_V6 = (
     ("fe80::200:f8ff:fe21:67cf", 38024, "3ffe:1900:4545:3:200:f8ff:fe21:67cf", 44251, 0x4B61E985, 0x02D1FEEF),
 )
 
-# the harness's generated flows (harness/native/probe.c build_frame): 198.18.x.y:sport -> 198.19.0.1:5001
-FLOW_SRC_NET = 0xC6120000
-FLOW_DST_IP = 0xC6130001
-FLOW_DST_PORT = 5001
-FLOW_BASE_SPORT = 1024
+# the harness's generated flows (harness/native/frame.h, PROBE_FRAME_* in probe.h): 198.18.x.y:sport -> 198.19.0.1:5001
+FLOW_SRC_NET = define("PROBE_FRAME_SRC_NET")
+FLOW_DST_IP = define("PROBE_FRAME_DST_IP")
+FLOW_DST_PORT = define("PROBE_FRAME_DST_PORT")
+FLOW_BASE_SPORT = define("PROBE_FRAME_BASE_SPORT")
 
 #: chi-square is only meaningful with at least this many expected flows per queue
 MIN_FLOWS_PER_QUEUE = 5

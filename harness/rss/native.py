@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 from harness.errors import ProbeUnsupportedError, UsageError, check
+from harness.native.defines import define
 from harness.probe import (
     Loop,
     burst_or_session,
@@ -24,10 +25,10 @@ from harness.rss.model import DEFAULT_KEY, Flow
 # --------------------------------------------------------------------------- the probe (C)
 
 
-L4, BE = 1, 2          # PROBE_RSS_L4, PROBE_RSS_BE
-F_RX_AFTER_TX = 1      # PROBE_RSS_F_RX_AFTER_TX
+L4, BE = define("PROBE_RSS_L4"), define("PROBE_RSS_BE")
+F_RX_AFTER_TX = define("PROBE_RSS_F_RX_AFTER_TX")
 PKT_FORMAT = "=IIIHHHBB"  # struct probe_rss_pkt
-MAX_QUEUES = 64
+MAX_QUEUES = define("PROBE_MAX_QUEUES")  # queues a capture polls (struct probe_rss_capture_stats.q_pkts)
 
 
 def _c_tuple(flow: Flow, out) -> None:
@@ -153,8 +154,9 @@ class Capture(Loop):
     def __init__(self, lcore: int, port, queues: Sequence[int], *, max_pkts: int, burst: int | None = None,
                  tx_port=None, tx_queue: int = 0, tx_flows: Sequence[Flow] = (), tx_count: int = 0,
                  pool=None, frame_size: int = 64, rx_after_tx: bool = False):
-        if not 0 < len(queues) <= MAX_QUEUES:
-            raise UsageError(f"a capture polls 1..{MAX_QUEUES} queues, got {len(queues)}")
+        most = require_lib().PROBE_MAX_QUEUES
+        if not 0 < len(queues) <= most:
+            raise UsageError(f"a capture polls 1..{most} queues, got {len(queues)}")
         c = ffi.new("struct probe_rss_capture_conf *")
         c.lcore, c.port, c.burst, c.n_queues = lcore, port.id, burst_or_session(burst), len(queues)
         for i, q in enumerate(queues):

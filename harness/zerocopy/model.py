@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-RX, TX = 1, 2
+from harness.native.defines import define
+
+RX, TX = define("PROBE_TRACE_RX"), define("PROBE_TRACE_TX")  # struct probe_trace_rec.kind
 NOT_OURS = (1 << 64) - 1
 GEN, FWD, SINK = 0, 1, 2
 

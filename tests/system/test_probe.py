@@ -77,3 +77,16 @@ def pool_cpu(worker):
     info = probe.ffi.new("struct probe_lcore_info *")
     probe.check(probe.lib.probe_lcore_info(worker, info), "lcore info")
     return {info.cpu_id}
+
+
+def test_header_defines_are_the_compiled_probes(harness):
+    """Pure code reads probe.h's #defines from the header's text (harness.native.defines); the compiled
+    probe's lib has them from the cdef. Both must be one source: the same names and values."""
+    from harness.native.defines import DEFINES
+
+    assert {"PROBE_MAX_TASKS", "PROBE_MAX_QUEUES", "PROBE_AFF_CPU_WORDS", "PROBE_PERF_HIST_BUCKETS",
+            "PROBE_FRAME_SRC_NET", "PROBE_FRAME_MAX_SIZE"} <= set(DEFINES)
+    assert {name: getattr(probe.lib, name) for name in DEFINES} == DEFINES
+    run_conf = probe.ffi.typeof("struct probe_run_conf")
+    tasks = dict(run_conf.fields)["tasks"].type
+    assert tasks.length == probe.lib.PROBE_MAX_TASKS == probe.MAX_TASKS

@@ -15,7 +15,7 @@ AREAS = ("rss", "perf", "affinity", "mempool", "zerocopy")
 
 #: layers, lowest first: a module imports only modules of its own layer or a lower one
 LAYERS = [
-    {"harness", "harness.errors", "harness.frames", "harness.area", "harness.registry"},
+    {"harness", "harness.errors", "harness.native.defines", "harness.frames", "harness.area", "harness.registry"},
     {"harness.system.*"},
     {"harness.profile", "harness.profile.*", "harness.probe", "harness.probe.*", "harness.capabilities"},
     {"harness.topology"} | {f"harness.{a}.model" for a in AREAS},
