@@ -261,10 +261,17 @@ class Ours:
             idle = {role: (t["rx_empty_polls"] / t["rx_polls"] if t["rx_polls"] else None)
                     for role, (t, _) in by_role.items()}
             shared = fwd_lane["lcore"] in (gen_lane["lcore"], sink_lane["lcore"])
+            cpu_of = {lc["lcore_id"]: lc["cpu_id"] for lc in self.sess.eal.lcores()}
+            cpus = [cpu_of[lane["lcore"]] for lane in lanes]
+            for lane in lanes:
+                lane["cpu"] = cpu_of[lane["lcore"]]
             # the DUT forwarder waits for the tester (idle polls) while the generator never rests: the
             # figure is the tester's; the wire refusing the generator's frames means the DUT is the limit
             if shared:
                 bound = "tester and DUT share lcore %d: the figure is the whole path's cost" % fwd_lane["lcore"]
+            elif len(set(cpus)) < len(cpus):
+                bound = ("lcores %s share CPUs %s: the kernel's scheduler takes turns between them, the figure "
+                         "measures that, not the loops" % ([lane["lcore"] for lane in lanes], cpus))
             elif gen_t["tx_unsent"] > 0.01 * max(1, gen_t["tx_pkts"]):
                 bound = "DUT-bound (the wire in front of the forwarder was full)"
             elif (idle["fwd"] or 0) > 0.1:
@@ -481,7 +488,7 @@ def report(results: list[dict], path: dict | None, args, tag: int) -> None:
                 idle = f", idle {100 * t['rx_empty_polls'] / t['rx_polls']:.0f}%" if t["rx_polls"] else ""
                 parts.append(f"{t['role']} {n / lane['seconds'] / 1e6:.2f} Mpps{idle}")
             share = f"on its CPU {100 * lane['on_cpu']:.0f}% of the window"
-            print(f"  lcore {lane['lcore']} ({share}): " + "; ".join(parts))
+            print(f"  lcore {lane['lcore']} on CPU {lane['cpu']} ({share}): " + "; ".join(parts))
 
 
 def main(argv=None) -> int:

@@ -368,6 +368,7 @@ class Throughput:
     max_rate: float
     ndr: SearchResult
     pdr: SearchResult | None = None
+    placement: str = ""             # which lcore did what, e.g. "gen on lcore 1, recv on lcore 2"
 
     @property
     def trials(self) -> int:

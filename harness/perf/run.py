@@ -38,6 +38,10 @@ class Tester:
     """Generate on ``tx``, receive on ``rx`` (one RECV per rx queue) on one worker lcore, optionally
     through a calibrated DUT between ``dut_rx`` and ``dut_tx``; one trial at a time.
 
+    ``rx_lcore`` (another worker lcore) puts the receivers in a loop of their own there: generator and
+    receiver then each have a CPU, and the tester's ceiling rises with the cores the profile gives.
+    :meth:`placement` says which lcore does what.
+
     ``pending`` (optional) says how many frames are still in the wire; a trial waits for them,
     up to ``drain_s``, before it stops the receiver.
 
@@ -50,8 +54,9 @@ class Tester:
                  burst: int | None = None, flows: int = 1, frames=64, drain_s: float = 0.05,
                  pending: Callable[[], int] | None = None,
                  dut: CalibratedDut | None = None, dut_ports: tuple[Port, Port] | None = None,
-                 grace_s: float = 0.002):
+                 grace_s: float = 0.002, rx_lcore: int | None = None):
         self.lcore, self.pool, self.tx, self.rx = lcore, pool, tx, rx
+        self.rx_lcore = rx_lcore if rx_lcore != lcore else None
         self.rx_queues, self.burst, self.flows = rx_queues, probe.burst_or_session(burst), flows
         self.sizes, self.frames = frame_pattern(frames), frames_label(frames)
         self.drain_s, self.pending, self.grace_s = drain_s, pending, grace_s
@@ -68,6 +73,14 @@ class Tester:
         shared = self.dut.lcore is None
         return PerfTask.dut(rx, tx, cost_cycles=self.dut.cost_cycles(hz), queue=self.dut.queue,
                             spin=self.dut.spin and not shared, scheduled_by=0 if shared else None)
+
+    def placement(self) -> str:
+        """Which lcore does what, e.g. ``gen+recv on lcore 1`` or ``gen on lcore 1, recv on lcore 2``."""
+        lanes: dict[int, list[str]] = {self.lcore: ["gen"]}
+        if self.dut is not None:
+            lanes.setdefault(self.dut.lcore if self.dut.lcore is not None else self.lcore, []).append("dut")
+        lanes.setdefault(self.rx_lcore if self.rx_lcore is not None else self.lcore, []).append("recv")
+        return ", ".join(f"{'+'.join(roles)} on lcore {lc}" for lc, roles in lanes.items())
 
     def tsc_hz(self) -> int:
         if self._hz is None:
@@ -86,34 +99,43 @@ class Tester:
                            frames=self.sizes)
         recvs = [PerfTask.recv(self.rx, queue=q, seq_base=base, count=count) for q in range(self.rx_queues)]
         tasks = [gen]
-        dut_run = None
+        dut_run = recv_run = None
         if self.dut is not None and self.dut.lcore is None:
             tasks.append(self._dut_task(hz))
-        tasks += recvs
-        if self.dut is not None and self.dut.lcore is not None:
-            dut_run = PerfRun(self.dut.lcore, [self._dut_task(hz)], burst=self.burst, tsc_hz=hz)
+        first_recv = len(tasks)
+        if self.rx_lcore is None:
+            tasks += recvs
         try:
+            # the loops downstream start first: the receiver (own lcore), then the DUT, then the generator
+            if self.rx_lcore is not None:
+                recv_run = PerfRun(self.rx_lcore, recvs, burst=self.burst, tsc_hz=hz)
+            if self.dut is not None and self.dut.lcore is not None:
+                dut_run = PerfRun(self.dut.lcore, [self._dut_task(hz)], burst=self.burst, tsc_hz=hz)
             run = PerfRun(self.lcore, tasks, burst=self.burst, pool=self.pool, tsc_hz=hz)
         except BaseException:
-            if dut_run is not None:
-                dut_run.stop()
+            for other in (dut_run, recv_run):
+                if other is not None:
+                    other.stop()
             raise
+        rx_run, rx_first = (recv_run, 0) if recv_run is not None else (run, first_recv)
         try:
             run.wait_generated(duration_s + self.grace_s + 5.0)
-            self._drain(run, len(tasks) - len(recvs))
+            self._drain(run, first_recv, rx_run, rx_first)
         finally:
             st = run.stop()
             dst = dut_run.stop() if dut_run is not None else None
-        return self._result(rate_pps, duration_s, count, st, run, len(tasks) - len(recvs), dst)
+            rst = recv_run.stop() if recv_run is not None else st
+        return self._result(rate_pps, duration_s, count, st, rx_run, rst, rx_first, dst)
 
-    def _drain(self, run: PerfRun, first_recv: int) -> None:
+    def _drain(self, run: PerfRun, first_recv: int, rx_run: PerfRun, rx_first: int) -> None:
         """Until every frame taken by tx arrived, or nothing arrives for drain_s."""
         deadline = time.monotonic() + self.drain_s
         last = -1
         while True:
             st = run.stats()
+            rst = rx_run.stats() if rx_run is not run else st
             gen = st["tasks"][0]
-            got = sum(t["unique"] for t in st["tasks"][first_recv:])
+            got = sum(t["unique"] for t in rst["tasks"][rx_first:])
             lost_on_the_way = sum(t["dut_drops"] + t["dut_unsent"] for t in st["tasks"][1:first_recv])
             if got + lost_on_the_way >= gen["sent"] and (self.pending is None or self.pending() == 0):
                 return
@@ -124,12 +146,12 @@ class Tester:
                 return
             time.sleep(0.001)
 
-    def _result(self, rate, duration, count, st, run, first_recv, dut_st) -> TrialResult:
+    def _result(self, rate, duration, count, st, rx_run, rst, first_recv, dut_st) -> TrialResult:
         g = st["tasks"][0]
-        recvs = st["tasks"][first_recv:]
+        recvs = rst["tasks"][first_recv:]
         hist = [0] * HIST_BUCKETS
-        for i in range(first_recv, len(st["tasks"])):
-            for k, n in enumerate(run.hist(i)):
+        for i in range(first_recv, len(rst["tasks"])):
+            for k, n in enumerate(rx_run.hist(i)):
                 hist[k] += n
         def total(key):
             return sum(t[key] for t in recvs)
@@ -181,7 +203,8 @@ def throughput(tester: Tester, profile: SearchProfile, *, line_rate: float | Non
               progress=progress)
     ndr = search(trial, max_rate, goal_loss=0.0, **kw)
     pdr = search(trial, max_rate, goal_loss=pdr_loss, known=ndr.trials, **kw) if pdr_loss > 0 else None
-    return Throughput(frames=tester.frames, ceiling=ceil, max_rate=max_rate, ndr=ndr, pdr=pdr)
+    return Throughput(frames=tester.frames, ceiling=ceil, max_rate=max_rate, ndr=ndr, pdr=pdr,
+                      placement=tester.placement())
 
 
 # ---------------------------------------------------------------- what frames go through
@@ -200,9 +223,9 @@ class DutPath:
     closers: list = field(default_factory=list)
 
     def tester(self, lcore: int, pool: Mempool, *, burst: int | None = None, flows: int, frames,
-               drain_s: float) -> Tester:
+               drain_s: float, rx_lcore: int | None = None) -> Tester:
         return Tester(lcore, pool, self.tx, self.rx, rx_queues=self.rx_queues, burst=burst, flows=flows,
-                      frames=frames, drain_s=drain_s, pending=self.pending)
+                      frames=frames, drain_s=drain_s, pending=self.pending, rx_lcore=rx_lcore)
 
     def close(self) -> list[str]:
         problems = []

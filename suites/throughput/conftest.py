@@ -198,9 +198,14 @@ def throughput_cache() -> ThroughputCache:
 
 
 @pytest.fixture
-def find_throughput(dut_path, pool, worker, profile, search_profile, throughput_cache, progress):
+def find_throughput(harness, dut_path, pool, worker, profile, search_profile, throughput_cache, progress):
     """``find_throughput(frame_size)`` -> the ``measure.repeats`` searches (NDR, and PDR at
-    ``measure.pdr_loss``) of that frame size through the DUT path; cached for the run."""
+    ``measure.pdr_loss``) of that frame size through the DUT path; cached for the run.
+
+    With a second worker lcore in the profile the receivers loop there, the generator on the first:
+    the tester's ceiling then rises with the cores (each result's ``placement`` says which lcore did what)."""
+    workers = harness.worker_lcores()
+    rx_lcore = workers[1] if len(workers) > 1 else None
 
     def find(frames) -> list[perf.Throughput]:
         label = perf.frames_label(frames)
@@ -209,7 +214,7 @@ def find_throughput(dut_path, pool, worker, profile, search_profile, throughput_
         if cached is not None:
             return cached
         tester = dut_path.tester(worker, pool, burst=profile.queues.burst, flows=profile.rss.flows,
-                                 frames=frames, drain_s=search_profile.drain_s)
+                                 frames=frames, drain_s=search_profile.drain_s, rx_lcore=rx_lcore)
         line_rate = perf.line_rate_pps(dut_path.link_gbps, frames) if dut_path.link_gbps else None
         goal = profile.targets.loss or profile.measure.pdr_loss  # the verdict's loss ratio, else the PDR's
         results, ceiling = [], None

@@ -35,7 +35,7 @@ def test_zero_loss_rate_meets_target(find_throughput, pps_target, profile, dut_p
                  trials=sum(r.trials for r in results), dut=dut_path.mode,
                  repeated_for_tester_stalls=sum(len(r.ndr.repeated) for r in results),
                  tester_ceiling=round(ceiling.offered_pps), max_rate=round(results[0].max_rate),
-                 path=dut_path.description)
+                 path=dut_path.description, tester_lcores=results[0].placement)
     if trial is not None:
         extra.update(intended=trial.intended, offered=round(trial.offered_pps),
                      received=round(trial.received_pps), lost=trial.lost, unsent=trial.unsent)

@@ -152,3 +152,45 @@ def test_testpmd_is_driven_and_leaves_nothing_behind():
         problems = tp.close()
     assert st[0].rx > 0 and not problems
     assert tp.proc.returncode is not None and not os.path.exists(tp.runtime_dir)
+
+
+RX_LCORE_SCRIPT = """
+import json, sys
+from harness import perf, probe
+from harness.profile import load_profile
+from harness.session import HarnessSession
+sess = HarnessSession(load_profile(sys.argv[1]).with_overrides(lcores="0@0,1@1,2@1"))
+sess.start()
+try:
+    gen_lcore, rx_lcore = sess.worker_lcores()[:2]
+    a, b = probe.ring_wire_create("dhrxl", 1)
+    for p in (a, b):
+        p.configure(probe.PortConf(), sess.pool)
+        p.start()
+    t = perf.Tester(gen_lcore, sess.pool, a, b, flows=16, frames=64, rx_lcore=rx_lcore,
+                    pending=lambda: probe.ring_wire_pending("dhrxl"))
+    r = t.trial(100_000, 0.1)
+    print(json.dumps({"placement": t.placement(), "sent": r.sent, "received": r.received,
+                      "latencies": sum(r.hist)}))
+    for p in (a, b):
+        p.stop()
+    probe.ring_wire_destroy("dhrxl")
+finally:
+    sess.close()
+"""
+
+
+def test_receiver_runs_on_its_own_lcore_when_the_profile_gives_one(tmp_path):
+    """A second worker lcore takes the receivers (in a child process: its EAL has lcores 0@0,1@1,2@1):
+    every frame sent arrives and is judged there, and the tester says which lcore did what."""
+    import json
+    import subprocess
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    res = subprocess.run([sys.executable, "-c", RX_LCORE_SCRIPT, os.path.join(root, "profiles", "vdev.toml")],
+                         cwd=root, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr[-2000:]
+    out = json.loads(res.stdout.strip().splitlines()[-1])
+    assert out["placement"] == "gen on lcore 1, recv on lcore 2"
+    assert out["sent"] > 0 and out["received"] == out["sent"] == out["latencies"], out
