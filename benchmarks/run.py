@@ -6,9 +6,10 @@
 
 Two processes stay up side by side for each vdev set: dpdk-testpmd (interactive, its own EAL) and a harness
 session of ours (a child of this script, profiles/vdev.toml with --lcores). Their worker lcores only
-busy-poll while a window is open, and only one side's window is open at a time: testpmd, ours, testpmd,
-ours ... (ABAB, --pairs pairs per comparison). Each window starts the loop, discards --warmup seconds,
-then counts packets over --window seconds. The figure of a comparison is the median of the per-pair
+busy-poll while a window is open, and only one side's window is open at a time: testpmd, ours, ours,
+testpmd, testpmd, ours ... (--pairs pairs per comparison, alternating AB and BA so an order effect cancels).
+Each window starts the loop, discards --warmup seconds, then counts packets over --window seconds
+per second of CPU the loop got (other work on the host takes the CPU away from either side). The figure of a comparison is the median of the per-pair
 ratios ours / testpmd, with its quartiles and min-max: load from other work on the host moves both
 sides of a pair alike, so the ratio is fair where sequential long runs are not.
 
@@ -57,6 +58,8 @@ COMPARISONS = [
     ("fwd ring", "ring", "io", 60, "run_fwd", 64, True),
     ("fwd ring (perf.c plain)", "ring", "io", 60, "perf_fwd", 64, False),
 ]
+#: a window whose loop got less CPU than this is not counted (nor its pair): too little to measure
+MIN_CPU_S = 0.01
 PREFIXES: list[str] = []  # testpmd's file prefixes: their runtime dirs must be gone at the end
 
 
@@ -436,23 +439,34 @@ def run_once(args, selected, journal, windows: list, tag: int) -> tuple[list[dic
                 time.sleep(0.5)
         try:
             for name, _, mode, txlen, kind, frame, judged in [c for c in selected if c[1] == vset]:
-                ratios, tp_pps, our_pps, on_cpu = [], [], [], []
+                ratios, tp_pps, our_pps, on_cpu, dropped = [], [], [], [], 0
                 for i in range(args.pairs):
-                    t = theirs.window(mode, txlen, args.warmup, args.window)
+                    # ABBA: testpmd first in even pairs, ours first in odd ones, so an order effect cancels
+                    if i % 2 == 0:
+                        t = theirs.window(mode, txlen, args.warmup, args.window)
                     o = child.ask(op="window", kind=kind, frame=frame, warmup=args.warmup, seconds=args.window)
+                    if i % 2 == 1:
+                        t = theirs.window(mode, txlen, args.warmup, args.window)
+                    used = min(t["cpu_s"], o["cpu_s"]) >= MIN_CPU_S
                     for side, w in (("testpmd", t), ("ours", o)):
-                        windows.append({"run": tag, "comparison": name, "pair": i, "side": side, **w})
+                        windows.append({"run": tag, "comparison": name, "pair": i, "side": side, "used": used, **w})
+                    if not used:
+                        dropped += 1
+                        continue
                     tp_pps.append(t["pps"])
                     our_pps.append(o["pps"])
                     on_cpu += [t["on_cpu"], o["on_cpu"]]
                     ratios.append(o["pps"] / t["pps"] if t["pps"] else float("nan"))
+                if not ratios:
+                    raise RuntimeError(f"{name}: no window pair had {MIN_CPU_S * 1e3:g} ms of CPU on both sides; "
+                                       "the host is too busy to measure (or raise --window)")
                 q = quantiles(ratios)
                 results.append({"comparison": name, "judged": judged, "testpmd": f"{mode}", "ours": kind,
                                 "frame": frame, "ratio": q, "testpmd_mpps": statistics.median(tp_pps) / 1e6,
                                 "ours_mpps": statistics.median(our_pps) / 1e6,
                                 "testpmd_cpp": hz / statistics.median(tp_pps),
                                 "ours_cpp": hz / statistics.median(our_pps), "tsc_hz": hz,
-                                "on_cpu_min": min(on_cpu)})
+                                "on_cpu_min": min(on_cpu), "pairs_dropped": dropped})
         finally:
             problems += theirs.close()
             problems += child.close()
@@ -475,6 +489,8 @@ def report(results: list[dict], path: dict | None, args, tag: int) -> None:
     for r in results:
         q = r["ratio"]
         mark = "" if r["judged"] else "  (reported)"
+        if r["pairs_dropped"]:
+            mark += f"  ({r['pairs_dropped']} pairs without {MIN_CPU_S * 1e3:g} ms of CPU dropped)"
         print(f"{r['comparison']:<24} {r['testpmd']:<7} {r['testpmd_mpps']:>7.2f} {r['testpmd_cpp']:>6.1f} "
               f"{r['ours_mpps']:>9.2f} {r['ours_cpp']:>6.1f} {q['median']:>6.3f} "
               f"{q['q1']:>6.3f}-{q['q3']:<6.3f} {q['min']:>6.3f}-{q['max']:<6.3f} {100 * r['on_cpu_min']:>4.0f}%{mark}")
@@ -493,7 +509,7 @@ def report(results: list[dict], path: dict | None, args, tag: int) -> None:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--pairs", type=int, default=21, help="interleaved testpmd/ours window pairs per comparison")
+    ap.add_argument("--pairs", type=int, default=24, help="interleaved testpmd/ours window pairs per comparison")
     ap.add_argument("--window", type=float, default=0.3, help="seconds counted per window (default 0.3)")
     ap.add_argument("--warmup", type=float, default=0.1, help="seconds discarded at the start of each window")
     ap.add_argument("--all", action="store_true", help="also perf.c's loops (reported, not judged)")
