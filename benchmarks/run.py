@@ -7,14 +7,15 @@
 Two processes stay up side by side for each vdev set: dpdk-testpmd (interactive, its own EAL) and a harness
 session of ours (a child of this script, profiles/vdev.toml with --lcores). Their worker lcores only
 busy-poll while a window is open, and only one side's window is open at a time: testpmd, ours, ours,
-testpmd, testpmd, ours ... (--pairs pairs per comparison, alternating AB and BA so an order effect cancels).
+testpmd, testpmd, ours ... (--pairs pairs per comparison, AB and BA in turn so an order effect cancels).
 Each window starts the loop, discards --warmup seconds, then counts packets over --window seconds
-per second of CPU the loop got (other work on the host takes the CPU away from either side). The figure of a comparison is the median of the per-pair
-ratios ours / testpmd, with its quartiles and min-max: load from other work on the host moves both
-sides of a pair alike, so the ratio is fair where sequential long runs are not.
+per second of CPU the loop got (other work on the host takes the CPU away from either side). The figure
+of a comparison is the median of the per-pair ratios ours / testpmd, with its quartiles and min-max:
+load from other work on the host moves both sides of a pair alike, so the ratio is fair where
+sequential long runs are not.
 
 | comparison | testpmd | ours |
-| fwd  (null, ring) | io (ring: start tx_first once) | PROBE_MODE_FWD tasks, 0 -> 1 and 1 -> 0 (probe.c) |
+| fwd  (null, ring) | io (ring: start tx_first, each window) | PROBE_MODE_FWD tasks, 0 -> 1 and 1 -> 0 (probe.c) |
 | gen  64 B, 1518 B | txonly, --txpkts 60 / 1514 on net_null | PROBE_MODE_GEN on both ports |
 | sink 64 B, 1518 B | rxonly on net_null size=60 / 1514 | PROBE_MODE_SINK on both ports |
 | path | - | gen -> ring wire -> fwd -> ring wire -> sink, pps per lcore, which lcore did what |
