@@ -33,6 +33,7 @@ from harness.profile.sections import (
     SEARCHES,
     SECTIONS,
     TOPOLOGIES,
+    AuditConfig,
     EalConfig,
     MeasureConfig,
     MempoolConfig,
@@ -53,6 +54,7 @@ __all__ = [
     "RSS_HASH_FUNCTIONS",
     "SEARCHES",
     "TOPOLOGIES",
+    "AuditConfig",
     "EalConfig",
     "FrozenMap",
     "LcoreMap",
@@ -94,6 +96,7 @@ class Profile:
     rss: RssConfig = field(default_factory=RssConfig)
     targets: Targets = field(default_factory=Targets)
     measure: MeasureConfig = field(default_factory=MeasureConfig)
+    audit: AuditConfig = field(default_factory=AuditConfig)
 
     def with_overrides(
         self,

@@ -330,8 +330,40 @@ class MeasureConfig:
                        "application as the DUT).", choices=DUT_MODES)
 
 
+# --------------------------------------------------------------------------- [audit]
+
+@dataclass(frozen=True)
+class AuditConfig:
+    """``[audit]``: thresholds for judging a running application (``pytest suites/audit --audit PID``)."""
+    window_s: float = declare(5.0, "Observation window: counters and `/proc` are read at both ends; an audit run "
+                              "takes this plus a few seconds.", lo=0.2, hi=3600)
+    max_rx_nombuf_per_s: float = declare(0.0, "rx mbuf allocation failures per second a port may show (the pool "
+                                         "ran dry).", lo=0, hi=1e12, range_text=">= 0")
+    max_imissed_per_s: float = declare(0.0, "Packets per second the device may drop for want of rx descriptors.",
+                                       lo=0, hi=1e12, range_text=">= 0")
+    max_ierrors_per_s: float = declare(0.0, "Erroneous received packets per second.", lo=0, hi=1e12,
+                                       range_text=">= 0")
+    max_oerrors_per_s: float = declare(0.0, "Failed transmissions per second.", lo=0, hi=1e12,
+                                       range_text=">= 0")
+    max_involuntary_ctx_switches_per_s: float = declare(1000.0, "Preemptions per second a worker lcore thread may "
+                                                        "take (isolated cores see 0-1/s).", lo=0, hi=1e9,
+                                                        lo_open=True, range_text="> 0")
+    max_neighbour_cpu_share: float = declare(0.1, "Share of a data-plane CPU (a worker lcore's) any thread of "
+                                             "another process may use in the window.", lo=0, hi=1, lo_open=True)
+    flows: int = declare(1024, "Flows the audited traffic carries: the chi-square of the rx spread is computed "
+                         "per flow.", lo=1, hi=1 << 32, range_text=">= 1")
+    min_p_value: float = declare(0.01, "Rx spread: lowest acceptable chi-square p-value.", lo=0, hi=1, hi_open=True)
+    max_ratio: float = declare(1.5, "Rx spread: highest acceptable max/min per-queue ratio.", lo=1, hi=1e9,
+                               range_text=">= 1")
+    min_rx_packets: int = declare(1000, "Packets a multi-queue port must receive in the window for its spread to be "
+                                  "judged (else skipped).", lo=1, hi=1 << 62, range_text=">= 1")
+    max_cache_share: float = declare(0.5, "Share of a pool the lcores' caches (lcores x 1.5 x cache) may hold at "
+                                     "once.", lo=0, hi=1, lo_open=True)
+    require_hugepages: bool = declare(True, "The application's memory must be in hugepages (`--no-huge` fails).")
+
+
 #: the sections of a profile, in the order they are read and documented
 SECTIONS: dict[str, type] = {
     "eal": EalConfig, "ports": PortsConfig, "queues": QueuesConfig, "mempool": MempoolConfig,
-    "rss": RssConfig, "targets": Targets, "measure": MeasureConfig,
+    "rss": RssConfig, "targets": Targets, "measure": MeasureConfig, "audit": AuditConfig,
 }
