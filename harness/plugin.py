@@ -33,7 +33,7 @@ SYS_ROOT = os.environ.get("DPDK_HARNESS_SYS_ROOT", "/sys")
 
 
 #: options whose presence on the command line makes a run a harness run (other areas add theirs, e.g. --audit)
-ACTIVATING_OPTIONS = ["nic", "vdev", "dpdk_profile", "report_dir", "lcores", "baseline", "probe_fault"]
+ACTIVATING_OPTIONS = ["nic", "vdev", "dpdk_profile", "report_dir", "lcores", "baseline", "probe_fault", "audit"]
 INI_ACTIVATE = "dpdk_harness"
 #: a conftest.py that sets this marks its directory as conformance suites
 SUITES_MARK = "DPDK_HARNESS_SUITES"
@@ -68,6 +68,9 @@ def pytest_addoption(parser):
     g.addoption("--dpdk-baseline-action", "--baseline-action", dest="baseline_action", choices=("fail", "report"),
                 default="fail",
                 help="fail (default): a regressed figure fails its check; report: only listed in the reports")
+    g.addoption("--dpdk-audit", "--audit", dest="audit", metavar="PID|FILE_PREFIX", default=None,
+                help="audit a running DPDK application (pytest suites/audit --audit PID): read-only, through its "
+                     "telemetry socket and /proc; no EAL is booted, nothing on the host is changed")
     g.addoption("--dpdk-probe-fault", "--probe-fault", dest="probe_fault", metavar="FAULT", default=None,
                 choices=sorted(probe_faults()),
                 help="make the probe misbehave on purpose, to show a check fails "
@@ -178,9 +181,12 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "requires(*capabilities): SKIP unless the ports under test have them "
                                        f"({', '.join(registry.CAPABILITIES)})")
     config.addinivalue_line("markers", "allow_mbuf_leak: the test leaves mbufs in use on purpose")
+    config.addinivalue_line("markers", "audit: a check of suites/audit (judges the application given with --audit)")
     if hasattr(config, "workerinput"):
         return
     _refuse_xdist(config)
+    if config.getoption("audit"):  # read-only audit of a running application: no EAL, no host changes
+        return _configure_audit(config)
     try:
         prof = _load(config)
         if config.getoption("baseline"):
@@ -234,6 +240,14 @@ def _step_printer(config):
     return line
 
 
+def _configure_audit(config) -> None:
+    """``--audit PID|FILE_PREFIX``: judge a running application; the session never boots EAL."""
+    from harness.audit import fixtures as audit_fixtures
+
+    audit_fixtures.configure(config, SYS_ROOT)
+    config.pluginmanager.register(fixtures, "harness.fixtures")  # measure, profile (nothing here boots)
+
+
 def pytest_unconfigure(config):
     sess = config.stash.get(SESSION_KEY, None)
     if sess is not None:
@@ -245,6 +259,8 @@ def pytest_report_header(config):
     sess = config.stash.get(SESSION_KEY, None)
     if sess is None:
         return None
+    if getattr(sess, "audit", False):
+        return [f"dpdk-harness {__version__}"] + sess.header() + [f"reports: {config.stash[REPORT_DIR_KEY]}"]
     p = sess.profile
     try:
         from harness import probe

@@ -239,6 +239,8 @@ def port_inventory(sess, sys_root: str = "/sys") -> list[dict[str, Any]]:
     """Every port the run brought up: what DPDK reports (driver, socket, MAC, queues, link), and for
     PCI ports the address and sysfs facts. Fields DPDK or the device do not give are left out;
     firmware is reported when the probe can read it (``Port.fw_version``)."""
+    if hasattr(sess, "port_records"):  # an --audit run: the audited application's ports
+        return sess.port_records()
     ports: list[dict[str, Any]] = []
     seen: set[int] = set()
     closed = getattr(sess, "_closed", False)
@@ -330,6 +332,8 @@ def build(sess, outcomes: dict[str, int] | None, exit_status: int, inventory: di
     else:
         outcomes = {**{o: 0 for o in OUTCOMES}, **outcomes}
     inv = dict(inventory)
+    if hasattr(sess, "report_inventory"):  # an --audit run names the audited application
+        inv.update(sess.report_inventory())
     inv.setdefault("dpdk_version", dpdk_version())
     profile = sess.profile
     ports = port_inventory(sess, sys_root)

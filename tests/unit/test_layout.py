@@ -11,7 +11,7 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 HARNESS = ROOT / "harness"
-AREAS = ("rss", "perf", "affinity", "mempool", "zerocopy")
+AREAS = ("rss", "perf", "affinity", "mempool", "zerocopy", "audit")
 
 #: layers, lowest first: a module imports only modules of its own layer or a lower one
 LAYERS = [
@@ -20,7 +20,7 @@ LAYERS = [
     {"harness.profile", "harness.profile.*", "harness.probe", "harness.probe.*", "harness.capabilities"},
     {"harness.topology"} | {f"harness.{a}.model" for a in AREAS},
     {"harness.traffic", "harness.session"} | {f"harness.{a}.native" for a in AREAS},
-    {"harness.stash", "harness.fixtures"} | {f"harness.{a}.run" for a in AREAS} | {f"harness.{a}" for a in AREAS},
+    {"harness.stash", "harness.fixtures", "harness.audit.fixtures"} | {f"harness.{a}.run" for a in AREAS} | {f"harness.{a}" for a in AREAS},
     {"harness.report.*", "harness.report"},
     {"harness.plugin", "harness.__main__", "harness.native.build"},
 ]
