@@ -69,7 +69,7 @@ class Testpmd:
 
     def __init__(self, *, lcores: str, vdevs: Sequence[str], app_args: Sequence[str] = (), memory_mb: int = 256,
                  hugepages: bool = False, huge_dir: str | None = None, prefix: str | None = None,
-                 log_level: str = "notice", journal=None):
+                 log_level: str = "notice", journal=None, eal_args: Sequence[str] = ()):
         path = testpmd_path()
         if path is None:
             raise HarnessError("dpdk-testpmd not found; install it with apt-get install dpdk")
@@ -81,6 +81,7 @@ class Testpmd:
             eal += ["--no-huge", "--no-shconf", "-m", str(memory_mb)]
         for v in vdevs:
             eal += ["--vdev", v]
+        eal += list(eal_args)  # e.g. --no-telemetry; never a PCI allowlist: --no-pci above stays
         # testpmd prints through stdio: line-buffer it, or a pipe holds command output until exit
         stdbuf = shutil.which("stdbuf")
         self.argv = ([stdbuf, "-oL", "-eL"] if stdbuf else []) + eal + ["--", "-i", *app_args]
