@@ -25,6 +25,7 @@ from harness.errors import HarnessError
 RUNTIME_BASE = "/var/run/dpdk"
 SOCKET_NAME = "dpdk_telemetry.v2"
 MAX_REPLY = 16384            # DPDK's MAX_OUTPUT_LEN; the greeting says what the application uses
+TIMEOUT_S = 10.0          # a busy host may keep the telemetry thread (on a control CPU) waiting for seconds
 _SOCKET_RE = re.compile(r"(?:^|/)dpdk_telemetry\.v2(?::\d+)?$")
 _UNIX_LISTEN = 0x00010000    # __SO_ACCEPTCON in /proc/net/unix Flags
 
@@ -118,7 +119,7 @@ class Telemetry:
     cannot be reached or the reply is not telemetry JSON.
     """
 
-    def __init__(self, path: str | os.PathLike, timeout_s: float = 2.0):
+    def __init__(self, path: str | os.PathLike, timeout_s: float = TIMEOUT_S):
         self.path = str(path)
         self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self._sock.settimeout(timeout_s)
