@@ -16,9 +16,9 @@ import sys
 import threading
 import time
 
-from harness.perf import Testpmd
 from harness.system import hugepages
 from harness.system.journal import Journal
+from harness.system.testpmd import Testpmd
 
 HUGEPAGE_KB = 2048
 MEMORY_MB = 64
