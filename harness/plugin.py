@@ -245,6 +245,7 @@ def _configure_audit(config) -> None:
     from harness.audit import fixtures as audit_fixtures
 
     audit_fixtures.configure(config, SYS_ROOT)
+    config.stash[SUITE_ROOTS_KEY] = suite_roots(config)  # the reports cover the suites' checks only
     config.pluginmanager.register(fixtures, "harness.fixtures")  # measure, profile (nothing here boots)
 
 

@@ -13,6 +13,7 @@ import pytest
 from harness.errors import HarnessError
 from harness.profile import default_profile_path, load_profile
 from harness.stash import REPORT_DIR_KEY, SESSION_KEY
+from harness.system import inventory
 
 AUDIT_MARK = "audit"
 AUDIT_KEY = pytest.StashKey[object]()
@@ -32,10 +33,11 @@ def configure(config, sys_root: str = "/sys"):
             raise pytest.UsageError(f"--audit {spec} with {opt}: an audit judges the running application as it is and "
                                     f"runs nothing of the harness's own; drop {opt}")
     try:
-        prof = load_profile(config.getoption("profile") or default_profile_path())
+        prof = load_profile(config.getoption("dpdk_profile") or default_profile_path())
         sess = AuditSession.open(prof, config.getoption("audit"), sys_root=sys_root)
     except HarnessError as exc:
         raise pytest.UsageError(str(exc)) from None
+    sess.inventory = inventory.host_inventory(sys_root=sys_root)
     report_dir = config.getoption("report_dir")
     report_dir = pathlib.Path(report_dir) if report_dir else config.rootpath / "reports"
     config.stash[REPORT_DIR_KEY] = str(report_dir)

@@ -302,6 +302,7 @@ class AuditSession:
         self.proc_root, self.sys_root = proc_root, sys_root
         self.figures: list = []
         self.skips: list[tuple[str, str]] = []
+        self.inventory: dict[str, str] = {}     # the host as found (the plugin fills it, as for its own runs)
         self._observation: Observation | None = None
         self._error: HarnessError | None = None
 
@@ -346,10 +347,14 @@ class AuditSession:
         if obs is None:
             return [{"topology": "audit", "note": f"ports of {self.app.label()} (not observed in this run)"}]
         out = []
+        fields = {"name": ("name", str), "socket": ("numa_node", int), "mac": ("mac_addr", str),
+                  "rx_queues": ("nb_rx_queues", int), "tx_queues": ("nb_tx_queues", int)}
         for p, info in sorted(obs.port_info.items()):
-            out.append({"port": p, "name": info.get("name", ""), "socket": info.get("numa_node"),
-                        "mac": info.get("mac_addr", ""), "rx_queues": info.get("nb_rx_queues"),
-                        "tx_queues": info.get("nb_tx_queues"), "topology": f"audited: {self.app.label()}"})
+            rec: dict = {"port": p, "topology": f"audited: {self.app.label()}"}
+            for key, (src, kind) in fields.items():
+                if isinstance(info.get(src), (int, str)) and not isinstance(info.get(src), bool):
+                    rec[key] = kind(info[src])
+            out.append(rec)
         return out
 
     def close(self) -> list[str]:

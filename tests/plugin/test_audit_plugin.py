@@ -109,6 +109,10 @@ def test_an_audit_changes_nothing_and_names_the_application(child, pytester, app
     assert inv["audited_pid"] == str(app.pid) and "dpdk-testpmd" in inv["audited_cmdline"], inv
     assert inv["audited_dpdk_version"].startswith("DPDK "), inv
     assert any(p.get("name") == "net_null0" for p in res["ports"]), res["ports"]
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads((REPO / "reports" / "results.schema.json").read_text())
+    errors = [f"{e.json_path}: {e.message}" for e in jsonschema.Draft202012Validator(schema).iter_errors(res)]
+    assert not errors, "results.json of an audit does not match the schema:\n" + "\n".join(errors[:20])
     junit = (reports / "junit.xml").read_text()
     assert f'name="audited_pid" value="{app.pid}"' in junit
     assert "audited_cmdline" in (reports / "report.html").read_text()
