@@ -4,8 +4,10 @@ its kernel side, or a net_null pair), started and torn down here; the audit runs
 (``pytest suites/audit --dpdk-audit PID``), which boots no EAL of its own."""
 import os
 import pathlib
+import re
 import sys
 import time
+import warnings
 
 import pytest
 
@@ -58,7 +60,7 @@ def test_sound_application_passes_every_check(tmp_path):
     """4 tap queues fed 256 flows, lcores 0@0 (main) and 1@1 (forwarding), a pool far larger than its queues,
     memory in hugepages: every check that applies passes; what 22.11 does not expose is skipped, named."""
     with start_app(tap_queues=4) as app:
-        for _attempt in range(3):
+        for _attempt in range(4):
             app.feed(flows=FLOWS, seconds=WINDOW_S + 6)
             time.sleep(0.5)
             res = audit(tmp_path, app)
@@ -66,14 +68,26 @@ def test_sound_application_passes_every_check(tmp_path):
             # worker, the lab VM) busy on CPU 1 for a while; the check is right, the host is busy: look again
             if res.outcome(NEIGHBOUR) != "failed":
                 break
-            time.sleep(3.0)
+            time.sleep(5.0)
         for test, (outcome, message) in res.verdicts.items():
             if test in NOT_EXPOSED:
                 assert outcome == "skipped" and NOT_EXPOSED[test] in message, (test, outcome, message)
+            elif test == NEIGHBOUR and outcome == "failed":
+                # still busy after four looks: the neighbours it names must be other runs, none of ours
+                named = {int(p) for p in re.findall(r"\(tid \d+, pid (\d+)", message)}
+                assert named and not named & ({os.getpid(), app.pid} | _children()), message
+                warnings.warn(f"the shared host kept CPU 1 busy through every window: {message[:300]}",
+                              stacklevel=1)
             else:
                 assert outcome == "passed", f"{test}: {outcome}\n{message}\n{res.output[-3000:]}"
         assert res.outcome(SPREAD) == "passed"  # judged on traffic, not skipped
         assert res.seconds < WINDOW_S + 15, f"the audit took {res.seconds:.1f} s for a {WINDOW_S} s window"
+
+
+def _children() -> set[int]:
+    import psutil
+
+    return {p.pid for p in psutil.Process().children(recursive=True)}
 
 
 def test_two_forwarding_lcores_on_one_cpu(tmp_path):
