@@ -81,7 +81,12 @@ class Testpmd:
             eal += ["--no-huge", "--no-shconf", "-m", str(memory_mb)]
         for v in vdevs:
             eal += ["--vdev", v]
-        eal += list(eal_args)  # e.g. --no-telemetry; never a PCI allowlist: --no-pci above stays
+        pci = [a for a in eal_args if a.split("=", 1)[0] in ("-a", "--allow", "-b", "--block", "-w", "--pci-whitelist")
+               or (a.startswith("-a") and not a.startswith("--"))]
+        if pci:
+            raise HarnessError(f"dpdk-testpmd: {pci[0]!r} in eal_args: this launcher never lets EAL near PCI devices "
+                               "(--no-pci); use vdevs")
+        eal += list(eal_args)  # e.g. --no-telemetry
         # testpmd prints through stdio: line-buffer it, or a pipe holds command output until exit
         stdbuf = shutil.which("stdbuf")
         self.argv = ([stdbuf, "-oL", "-eL"] if stdbuf else []) + eal + ["--", "-i", *app_args]

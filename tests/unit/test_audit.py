@@ -241,3 +241,14 @@ def test_a_pid_maps_to_its_listening_socket(tmp_path):
     (fd / "13").symlink_to("socket:[24000]")  # connected, not listening
     assert telemetry.sockets_of(77, str(proc)) == ["/var/run/dpdk/b/dpdk_telemetry.v2"]
     assert telemetry.sockets_of(78, str(proc)) == []
+
+
+def test_the_testpmd_launcher_refuses_a_pci_allowlist_before_starting_anything():
+    from harness.errors import HarnessError
+    from harness.system import testpmd
+
+    if testpmd.testpmd_path() is None:
+        pytest.skip("dpdk-testpmd is not installed")
+    for args in (["-a", "0000:00:03.0"], ["--allow=0000:00:03.0"], ["-a0000:00:03.0"]):
+        with pytest.raises(HarnessError, match="never lets EAL near PCI devices"):
+            testpmd.Testpmd(lcores="0@0", vdevs=[], eal_args=args)
