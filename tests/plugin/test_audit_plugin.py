@@ -133,3 +133,13 @@ def test_an_audit_run_skips_every_other_suite(child, pytester, app, audit_profil
 def test_audit_refuses_options_of_the_harness_s_own_run(child):
     result = child.run(SUITE, "--dpdk-audit", "1", "--dpdk-lcores", "0-1")
     child.usage_error(result, "--audit 1 with --dpdk-lcores", "drop --dpdk-lcores")
+
+
+@needs_root
+def test_an_application_is_found_by_its_file_prefix(child, pytester, app, audit_profile):
+    result = child.run(SUITE, "--dpdk-audit", app.prefix, f"--dpdk-report-dir={pytester.path / 'reports'}",
+                       profile=audit_profile)
+    assert result.ret in (0, 1), child.output(result)  # 1: a busy shared host may fail a check; it ran
+    child.no_traceback(result)
+    result.stdout.fnmatch_lines([f"*AUDIT (read-only) of dpdk-testpmd, pid {app.pid}, *",
+                                 f"*telemetry: /var/run/dpdk/{app.prefix}/dpdk_telemetry.v2*"])
