@@ -32,12 +32,35 @@ def _restore(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _lab_args(p: argparse.ArgumentParser) -> None:
+    from harness.lab import run
+
+    run.add_arguments(p)
+
+
+def _lab(args: argparse.Namespace) -> int:
+    from harness.errors import UsageError
+    from harness.lab import run
+
+    try:
+        return run.main(args)
+    except UsageError as err:  # bad input: one line, exit 4, nothing changed
+        print(f"error: {err}", file=sys.stderr)
+        return 4
+
+
 COMMANDS = {
     "restore": (
         "undo the host changes (hugepages, mounts, PCI bindings, namespaces) of harness runs "
         "that were killed before they could clean up",
         _restore_args,
         _restore,
+    ),
+    "lab": (
+        "boot the emulated-NIC lab (QEMU: two igb ports on a cable, an e1000e, a management NIC) and run "
+        "the --nic suites and the harness's NIC-mode tests inside it; reports in reports/lab/",
+        _lab_args,
+        _lab,
     ),
 }
 
