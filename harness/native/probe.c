@@ -221,7 +221,13 @@ int probe_port_configure(uint16_t port, const struct probe_port_conf *c, probe_p
         conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
         conf.rx_adv_conf.rss_conf.rss_hf = c->rss_hf;
         if (c->rss_key_len) {
-            conf.rx_adv_conf.rss_conf.rss_key = (uint8_t *)c->rss_key;
+            /* ethdev keeps only the pointer, and PMDs (igb, ixgbe, i40e) program the key at
+             * rte_eth_dev_start, after the caller's conf is gone: the key must outlive it */
+            static uint8_t keys[RTE_MAX_ETHPORTS][sizeof(c->rss_key)];
+            if (c->rss_key_len > sizeof(keys[port]))
+                return -EINVAL;
+            memcpy(keys[port], c->rss_key, c->rss_key_len);
+            conf.rx_adv_conf.rss_conf.rss_key = keys[port];
             conf.rx_adv_conf.rss_conf.rss_key_len = c->rss_key_len;
         }
     }
