@@ -9,6 +9,7 @@ from harness.errors import check
 from harness.probe.core import (
     F_COPY_FWD,
     F_LEAK_UNSENT,
+    F_RSS_KEY,
     MAX_TASKS,
     MODE_FWD,
     MODE_GEN,
@@ -49,7 +50,7 @@ from harness.probe.runs import (
 )
 
 __all__ = [
-    "FAULTS", "F_COPY_FWD", "F_LEAK_UNSENT", "MAX_TASKS", "MODE_FWD", "MODE_GEN", "MODE_SINK", "RSS_BITS",
+    "FAULTS", "F_COPY_FWD", "F_LEAK_UNSENT", "F_RSS_KEY", "MAX_TASKS", "MODE_FWD", "MODE_GEN", "MODE_SINK", "RSS_BITS",
     "RSS_GROUPS", "Eal", "Loop", "Mempool", "Packet", "PoolStats", "Port", "PortConf", "Run", "RunConfig",
     "RunStats", "Task", "active_faults", "burst_or_session", "check", "dpdk_version", "extbuf_set", "ffi",
     "inject", "lib", "register_loop", "require_lib", "ring_wire_create", "ring_wire_destroy", "ring_wire_pending",

@@ -20,6 +20,10 @@ else:
 
 MODE_FWD, MODE_GEN, MODE_SINK = define("PROBE_MODE_FWD"), define("PROBE_MODE_GEN"), define("PROBE_MODE_SINK")
 F_LEAK_UNSENT, F_COPY_FWD = define("PROBE_F_LEAK_UNSENT"), define("PROBE_F_COPY_FWD")
+#: Python-side fault (never passed to C): ports are configured with another RSS key than rss.key,
+#: as a PMD that does not apply the configured key would leave them.
+F_RSS_KEY = 1 << 30
+C_FAULTS = F_LEAK_UNSENT | F_COPY_FWD
 #: tasks of a run (struct probe_run_conf.tasks): probe.h's PROBE_MAX_TASKS, read from the header's text so
 #: this module imports without the compiled probe (the cdef hands lib the same value)
 MAX_TASKS = define("PROBE_MAX_TASKS")

@@ -1,6 +1,9 @@
 """Single mbufs seen from Python (Packet), external buffers, and frames fed from outside DPDK."""
 from __future__ import annotations
 
+import errno
+import time
+
 from harness.errors import check
 from harness.probe.core import ffi, lib, require_lib, struct_to_dict
 from harness.probe.eal import Mempool
@@ -36,11 +39,26 @@ class Packet:
         return cls(out[0], f"{total}-byte chained frame")
 
     @classmethod
-    def receive(cls, port: Port, queue: int = 0, timeout_s: float = 1.0) -> "Packet":
+    def receive(cls, port: Port, queue: int | None = None, timeout_s: float = 1.0) -> "Packet":
+        """One frame from ``queue``, or (None) from whichever rx queue of the port gets it first:
+        a NIC's RSS may put a frame on any of them."""
         out = ffi.new("probe_mbuf **")
-        check(require_lib().probe_mbuf_rx(port.id, queue, int(timeout_s * 1000), out),
-              f"receive one frame on port {port.id} queue {queue}")
-        return cls(out[0], f"frame received on port {port.id}")
+        if queue is not None:
+            check(require_lib().probe_mbuf_rx(port.id, queue, int(timeout_s * 1000), out),
+                  f"receive one frame on port {port.id} queue {queue}")
+            return cls(out[0], f"frame received on port {port.id}")
+        nq = max(1, port.conf.nb_rxq if port.conf is not None else 1)
+        deadline = time.monotonic() + timeout_s
+        while True:
+            for q in range(nq):
+                rc = require_lib().probe_mbuf_rx(port.id, q, 0, out)
+                if rc == 0:
+                    return cls(out[0], f"frame received on port {port.id} queue {q}")
+                if rc != -errno.ETIMEDOUT:
+                    check(rc, f"receive one frame on port {port.id} queue {q}")
+            if time.monotonic() > deadline:
+                check(-errno.ETIMEDOUT, f"receive one frame on port {port.id} (any of its {nq} rx queues)")
+            time.sleep(0.001)
 
     @classmethod
     def external(cls, pool: Mempool, extset, frame_size: int = 64) -> "Packet":

@@ -8,8 +8,10 @@ from typing import Any, Sequence
 
 from harness.errors import UsageError, check
 from harness.probe.core import (
+    C_FAULTS,
     F_COPY_FWD,
     F_LEAK_UNSENT,
+    F_RSS_KEY,
     MODE_FWD,
     MODE_GEN,
     MODE_SINK,
@@ -76,7 +78,7 @@ class RunStats:
 _ACTIVE_RUNS: "set[Run]" = set()
 
 #: deliberate faults by name (mutation tests: --dpdk-probe-fault), booted with Eal.boot(run=RunConfig(faults=...))
-FAULTS = {"leak-unsent": F_LEAK_UNSENT, "copy-fwd": F_COPY_FWD}
+FAULTS = {"leak-unsent": F_LEAK_UNSENT, "copy-fwd": F_COPY_FWD, "rss-key": F_RSS_KEY}
 
 
 def run_config() -> RunConfig:
@@ -173,7 +175,7 @@ class Run(Loop):
         if not tasks or len(tasks) > lib.PROBE_MAX_TASKS:
             raise UsageError(f"a run takes 1..{lib.PROBE_MAX_TASKS} tasks, got {len(tasks)}")
         c = ffi.new("struct probe_run_conf *")
-        c.lcore, c.burst, c.flags = lcore, burst_or_session(burst), flags | active_faults()
+        c.lcore, c.burst, c.flags = lcore, burst_or_session(burst), flags | (active_faults() & C_FAULTS)
         c.pool = pool.handle if pool is not None else ffi.NULL
         c.frame_size, c.n_flows, c.gen_count, c.gen_rate_pps = frame_size, flows, count, int(rate_pps)
         c.n_tasks = len(tasks)

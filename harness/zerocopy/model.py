@@ -47,18 +47,27 @@ class Analysis:
 
 
 def _by_seq(trace, task, kind):
+    tasks = {task} if isinstance(task, int) else set(task)
     out: dict[int, dict] = {}
     for r in trace:
-        if r["task"] == task and r["kind"] == kind and r["seq"] != NOT_OURS:
+        if r["task"] in tasks and r["kind"] == kind and r["seq"] != NOT_OURS:
             out.setdefault(r["seq"], r)
     return out
 
 
-def analyse(trace: list[dict], *, fwd_where: str, wire_identity: bool) -> Analysis:
+def traced_task_ids(queues: int) -> tuple[range, range]:
+    """Task indexes of the forwarders and the receivers in a traced run over ``queues`` rx queues:
+    ``[gen, fwd q0..qn-1, sink q0..qn-1]`` (a NIC with RSS spreads the generator's flows over
+    every queue, so each one is forwarded and received)."""
+    return range(FWD, FWD + queues), range(FWD + queues, FWD + 2 * queues)
+
+
+def analyse(trace: list[dict], *, fwd_where: str, wire_identity: bool, queues: int = 1) -> Analysis:
     """Judge each hop of a traced gen -> fwd -> sink run. ``wire_identity``: the wire itself hands
     over the same mbufs (a ring wire); on a real cable each side's NIC has its own buffers."""
-    sent, fwd_rx = _by_seq(trace, GEN, TX), _by_seq(trace, FWD, RX)
-    fwd_tx, got = _by_seq(trace, FWD, TX), _by_seq(trace, SINK, RX)
+    fwd_ids, sink_ids = traced_task_ids(queues)
+    sent, fwd_rx = _by_seq(trace, GEN, TX), _by_seq(trace, fwd_ids, RX)
+    fwd_tx, got = _by_seq(trace, fwd_ids, TX), _by_seq(trace, sink_ids, RX)
     seqs = sorted(set(sent) & set(fwd_rx) & set(fwd_tx) & set(got))
     hops = [Hop("forwarding stage", fwd_where)]
     pairs = [(fwd_rx, fwd_tx)]

@@ -9,9 +9,17 @@ from harness.probe import Packet, Run, Task
 TRACED_PACKETS = 512
 
 
+def _rx_queues(ports) -> int:
+    return ports.port_conf.nb_rxq if ports.port_conf else 1
+
+
 def _traced_forward(ports, pool, worker, profile, flags=0):
-    """gen(tx) -> wire -> fwd(rx -> rx) -> wire -> sink(tx), the first packets traced."""
-    tasks = [Task.gen(ports.tx), Task.fwd(ports.rx, ports.rx), Task.sink(ports.tx)]
+    """gen(tx) -> wire -> fwd(rx -> rx) -> wire -> sink(tx), the first packets traced; with RSS the
+    flows spread over every rx queue, so each queue has its forwarder and its receiver."""
+    nq = _rx_queues(ports)
+    ntx = ports.port_conf.nb_txq if ports.port_conf else 1
+    tasks = ([Task.gen(ports.tx)] + [Task.fwd(ports.rx, ports.rx, q, q % ntx) for q in range(nq)]
+             + [Task.sink(ports.tx, q) for q in range(nq)])
     run = Run(worker, tasks, pool=pool, burst=profile.queues.burst, flows=profile.rss.flows,
               count=TRACED_PACKETS * 2, trace=4 * TRACED_PACKETS, flags=flags)
     try:
@@ -30,8 +38,10 @@ def test_forwarding_is_zero_copy(ports, pool, worker, profile, measure):
     Verify: every hop hands on the same mbuf and data address (on a ring wire the wire too), the generator's
     bytes arrive unchanged, and copies per packet are 0."""
     stats, trace = _traced_forward(ports, pool, worker, profile)
-    where = f"rx port {ports.rx.name} queue 0 -> tx port {ports.rx.name} queue 0"
-    a = zerocopy.analyse(trace, fwd_where=where, wire_identity=ports.kind == "ring_wire")
+    nq = _rx_queues(ports)
+    where = (f"rx port {ports.rx.name} queue 0 -> tx port {ports.rx.name} queue 0" if nq == 1 else
+             f"rx port {ports.rx.name} queues 0..{nq - 1} -> tx port {ports.rx.name}")
+    a = zerocopy.analyse(trace, fwd_where=where, wire_identity=ports.kind == "ring_wire", queues=nq)
     measure("zero_copy_packets_traced", a.packets, unit="packets")
     measure("copies_per_packet", a.copies_per_packet, target=0, op="<=")
     assert a.packets >= TRACED_PACKETS // 4, (
@@ -155,11 +165,16 @@ def test_what_a_copy_costs(ports, pool, worker, profile, measure):
     Verify: the zero-copy run copied nothing and the copying run copied; both rates and their ratio are reported."""
     rates, copies = {}, {}
     for name, flags in (("zero_copy", 0), ("copying", probe.F_COPY_FWD)):
-        tasks = [Task.gen(ports.tx), Task.fwd(ports.rx, ports.rx), Task.sink(ports.tx)]
+        nq = _rx_queues(ports)
+        ntx = ports.port_conf.nb_txq if ports.port_conf else 1
+        tasks = ([Task.gen(ports.tx)] + [Task.fwd(ports.rx, ports.rx, q, q % ntx) for q in range(nq)]
+                 + [Task.sink(ports.tx, q) for q in range(nq)])
         st = probe.run_for(profile.measure.duration_s, worker, tasks, pool=pool, burst=profile.queues.burst,
                            flows=profile.rss.flows, flags=flags)
         traffic.drain(ports, worker)
-        rates[name], copies[name] = st.tasks[2]["rx_ours"] / st.elapsed_s, st.tasks[1]["copies"]
+        fwd_ids, sink_ids = zerocopy.traced_task_ids(nq)
+        rates[name] = sum(st.tasks[i]["rx_ours"] for i in sink_ids) / st.elapsed_s
+        copies[name] = sum(st.tasks[i]["copies"] for i in fwd_ids)
     measure("fwd_pps_zero_copy", rates["zero_copy"], unit="pps")
     measure("fwd_pps_copying", rates["copying"], unit="pps")
     measure("copy_cost_ratio", rates["zero_copy"] / rates["copying"] if rates["copying"] else 0.0, unit="x")
