@@ -42,7 +42,8 @@ def test_device_hash_matches_reference(ports, pool, profile, harness, measure):
     send 256 flows from the tx port and capture every rx queue, recording per packet its queue,
     mbuf hash and RTE_MBUF_F_RX_RSS_HASH flag.
     Verify: every packet carries a hash; the hash equals the Toeplitz oracle on the packet's flow
-    with the port's key; the packet's queue is reta[hash % reta_size]."""
+    with the deployment's key (rss.key, else the key the port reports); the packet's queue is
+    reta[hash % reta_size]."""
     port = ports.rx
     nq = port.info()["nb_rx_queues"]
     if nq <= 1 or not (port.conf and port.conf.rss):
@@ -56,6 +57,11 @@ def test_device_hash_matches_reference(ports, pool, profile, harness, measure):
         pytest.skip(f"{port.driver} ({port.name}) cannot report its RSS key or RETA: {exc}")
     if not key:
         pytest.skip(f"{port.driver} ({port.name}) reports no RSS key: the hash cannot be predicted")
+    held = key
+    if profile.rss.key:  # the deployment chose a key: the device must hash with that one
+        key, source = profile.rss.key, "rss.key"
+    else:
+        source = "the port's key"
     fields = _fields_of(rss_hf)
     flows = rss.harness_flows(HASH_FLOWS)
     d = rss.send_and_capture(ports, harness.worker_lcores(), flows, HASH_PKTS, queues=nq, pool=pool,
@@ -79,9 +85,14 @@ def test_device_hash_matches_reference(ports, pool, profile, harness, measure):
         other = rss.flow_hash(p.flow, key, fields != "l4")
         hint = (f" (it matches the {'addresses-only' if fields == 'l4' else '4-tuple'} hash: the device hashes "
                 f"other fields than rss_hf {rss.rss_hf_names(rss_hf)} say)" if p.hash == other else "")
-        pytest.fail(f"{port.driver}: expected mbuf hash = Toeplitz({key.hex()}, {p.flow}) = {want:#010x}, the "
-                    f"device gave {p.hash:#010x}{hint}; {len(wrong)} of {len(packets)} packets differ. The device "
-                    "does not hash as configured: check the key and hash functions it holds", pytrace=False)
+        if source == "rss.key" and held != key:
+            cause = (f"the device does not hash with rss.key: it holds {held.hex()}; check that the PMD "
+                     "applies rss.key (rte_eth_dev_configure rss_conf, or rte_eth_dev_rss_hash_update)")
+        else:
+            cause = "the device does not hash as configured: check the key and hash functions it holds"
+        pytest.fail(f"{port.driver}: expected mbuf hash = Toeplitz({source} {key.hex()}, {p.flow}) = {want:#010x}, "
+                    f"the device gave {p.hash:#010x}{hint}; {len(wrong)} of {len(packets)} packets differ; {cause}",
+                    pytrace=False)
     off = [p for p in packets if p.queue != rss.queue_of(p.hash, reta)]
     measure("rss_queue_mismatches", len(off), unit="pkts", target=0, op="<=")
     assert not off, (f"{port.driver}: expected each packet on queue reta[hash % {len(reta)}]; {len(off)} of "
