@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import argparse
+import fcntl
 import os
 import pathlib
 import shutil
@@ -227,8 +228,18 @@ def run_lab(cache: Cache, out: pathlib.Path, *, accel: str = "auto", extra: tupl
     if not python.exists():
         raise UsageError(f"{python} not found: run `./harness.sh setup` first (the guest runs the project's venv)")
     t0 = time.monotonic()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    lock = open(out.parent / f".{out.name}.lock", "w")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise UsageError(f"another lab run is writing {out}; wait for it to finish, or pass --out DIR") from None
+    cache.base.mkdir(parents=True, exist_ok=True)
+    cache_lock = open(cache.base / ".lock", "w")
+    fcntl.flock(cache_lock, fcntl.LOCK_EX)  # one fetch at a time; a second run waits, then reuses it
     kver = fetch(cache)
     build_initramfs(cache, kver)
+    cache_lock.close()
     qver = _qemu_version(cache)
     if out.exists():
         shutil.rmtree(out)
