@@ -2,6 +2,8 @@
 # dpdk-harness entry point.
 #   ./harness.sh suites [pytest args]   set up if needed, run the conformance suites (default: vdev profile)
 #   ./harness.sh test   [pytest args]   set up if needed, run the whole test suite (ours and the suites)
+#   ./harness.sh lab    [-- pytest args] set up if needed, boot the emulated-NIC lab (QEMU, igb pair) and run
+#                                       the --nic suites inside it; reports in reports/lab/
 #   ./harness.sh setup                  install DPDK (apt), build the probe into .venv
 #   ./harness.sh restore                undo what a killed run left on the host
 set -euo pipefail
@@ -50,6 +52,7 @@ case "$cmd" in
     setup)   setup setup ;;
     suites)  setup suites; exec $VENV/bin/pytest suites/ "$@" ;;
     test)    setup test; exec $VENV/bin/pytest tests/ suites/ "$@" ;;
+    lab)     setup lab; exec $VENV/bin/python -m harness lab "$@" ;;
     restore) exec ${VENV}/bin/python -m harness restore "$@" ;;
-    *)       sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; [ "$cmd" = help ] || exit 2 ;;
+    *)       sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; [ "$cmd" = help ] || exit 2 ;;
 esac

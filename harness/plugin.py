@@ -283,7 +283,9 @@ def pytest_report_header(config):
         f"{'hugepages' if p.eal.hugepages else 'without hugepages'}",
         f"hugepages: {pools or 'none'}",
         f"reports: {config.stash[REPORT_DIR_KEY] or config.stash.get(NO_REPORTS_KEY, 'none')}",
-    ] + ([f"PROBE FAULT: {config.getoption('probe_fault')} (deliberate, for mutation tests: results are not a "
+    ] + ([f"EMULATED NIC: {inventory.emulated_nic()} (the emulated-NIC lab): not a hardware qualification"]
+         if inventory.emulated_nic() else []) + (
+        [f"PROBE FAULT: {config.getoption('probe_fault')} (deliberate, for mutation tests: results are not a "
           "qualification)"] if config.getoption("probe_fault") else [])
 
 

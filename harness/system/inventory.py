@@ -63,7 +63,17 @@ def _hugepages_text(sys_root) -> str:
     return "; ".join(parts)
 
 
-def host_inventory(sys_root="/sys", proc_root="/proc") -> dict[str, str]:
+#: Set by the emulated-NIC lab (harness/lab) in its guest, e.g. "igb (QEMU 10.0.2, tcg)".
+LAB_ENV = "DPDK_HARNESS_LAB"
+
+
+def emulated_nic(env=None) -> str:
+    """What emulates the NICs under test ("" on a real host): the report marks such runs
+    "emulated NIC — not a hardware qualification"."""
+    return (os.environ if env is None else env).get(LAB_ENV, "").strip()
+
+
+def host_inventory(sys_root="/sys", proc_root="/proc", env=None) -> dict[str, str]:
     model, flags = _cpuinfo(proc_root)
     present = set(flags)
     cmdline = _cmdline(proc_root)
@@ -83,6 +93,9 @@ def host_inventory(sys_root="/sys", proc_root="/proc") -> dict[str, str]:
     )
     inv["kernel_cmdline"] = " ".join(_read(Path(proc_root) / "cmdline").split())
     inv["hugepages"] = _hugepages_text(sys_root)
+    lab = emulated_nic(env)
+    if lab:
+        inv["emulated_nic"] = lab
     return inv
 
 

@@ -69,3 +69,11 @@ def test_online_cpus_parses_ranges(tmp_path):
     (tmp_path / "devices/system/cpu").mkdir(parents=True)
     (tmp_path / "devices/system/cpu/online").write_text("0-3,6,8-9\n")
     assert online_cpus(tmp_path) == {0, 1, 2, 3, 6, 8, 9}
+
+
+def test_a_lab_run_is_marked_as_an_emulated_nic(tmp_path):
+    h = _host(tmp_path, "BOOT_IMAGE=/vmlinuz\n")
+    plain = host_inventory(sys_root=h.sys_root, proc_root=h.proc_root, env={})
+    assert "emulated_nic" not in plain
+    lab = host_inventory(sys_root=h.sys_root, proc_root=h.proc_root, env={"DPDK_HARNESS_LAB": "igb (QEMU 10.0.2, tcg)"})
+    assert lab["emulated_nic"] == "igb (QEMU 10.0.2, tcg)"
