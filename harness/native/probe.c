@@ -16,7 +16,9 @@
 #include <net/ethernet.h>
 #include <sys/socket.h>
 
+#include <rte_bus.h>
 #include <rte_common.h>
+#include <rte_dev.h>
 #include <rte_bus_vdev.h>
 #include <rte_cycles.h>
 #include <rte_eal.h>
@@ -275,7 +277,17 @@ int probe_port_stop(uint16_t port)
 
 int probe_port_close(uint16_t port)
 {
-    return rte_eth_dev_is_valid_port(port) ? rte_eth_dev_close(port) : -ENODEV;
+    struct rte_eth_dev_info di;
+    if (!rte_eth_dev_is_valid_port(port))
+        return -ENODEV;
+    struct rte_device *dev = rte_eth_dev_info_get(port, &di) == 0 ? di.device : NULL;
+    int rc = rte_eth_dev_close(port);
+    if (rc < 0 || dev == NULL || strcmp(rte_bus_name(rte_dev_bus(dev)), "pci") != 0)
+        return rc;
+    /* A closed PCI port stays mapped, its vfio device fd open: the kernel's unbind from vfio-pci
+     * (the harness gives the NIC back at exit) then blocks until the process exits, and vfio's
+     * release requests spin in EAL. Detach the device from its bus so the fd is released. */
+    return rte_dev_remove(dev);
 }
 
 int probe_port_stats(uint16_t port, struct probe_port_stats *out)
