@@ -16,6 +16,7 @@ import argparse
 import fcntl
 import os
 import pathlib
+import resource
 import shutil
 import signal
 import subprocess
@@ -29,7 +30,7 @@ from harness.lab.model import Cache
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 OUT_MOUNT = model.OUT_MOUNT        # where the guest sees reports/lab
-KVM_BOOT_S = 20.0                  # KVM must reach the initramfs this fast, else TCG
+KVM_BOOT_S = 12.0                  # KVM must reach the initramfs this fast, else TCG
 GUEST_TIMEOUT_S = 40 * 60.0        # a guest still running after this is stopped
 
 
@@ -281,7 +282,11 @@ def run_lab(cache: Cache, out: pathlib.Path, *, accel: str = "auto", extra: tupl
                           " / ".join(boot.tail[-3:]) if rc_qemu is None or not status.exists() else "")
     for line in verdict.lines:
         say(line)
-    say(f"finished in {time.monotonic() - t0:.0f} s, exit status {verdict.exit_status}; reports in {out}")
+    wall = time.monotonic() - t0
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    say(f"finished in {wall:.0f} s, exit status {verdict.exit_status}; reports in {out}")
+    say(f"QEMU (and any fetch) used {ru.ru_utime + ru.ru_stime:.0f} CPU-seconds; host load average {os.getloadavg()[0]:.1f} "
+        f"on {os.cpu_count()} CPUs (a busy host slows the guest: it shares the CPUs)")
     return verdict.exit_status
 
 

@@ -38,8 +38,14 @@ def driver_of(pci: str) -> str | None:
 
 
 def netdevs_of(pci: str) -> list[str]:
-    d = pathlib.Path(f"/sys/bus/pci/devices/{pci}/net")
-    return sorted(p.name for p in d.iterdir()) if d.is_dir() else []
+    """The device's kernel netdevs, nested ones too (virtio: <pci>/virtio0/net/ethX)."""
+    from harness.system import pci as pci_mod
+    return list(pci_mod.netdevs_of(pci))
+
+
+def driver_override(pci: str) -> str:
+    value = pathlib.Path(f"/sys/bus/pci/devices/{pci}/driver_override").read_text().strip()
+    return "" if value == "(null)" else value
 
 
 def harness_leftovers() -> list[str]:

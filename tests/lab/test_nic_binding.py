@@ -1,12 +1,13 @@
 """Binding on real PCI functions: the igb pair goes to vfio-pci (driver_override) for a run and back
-to igb, with its netdevs, after a normal exit and after SIGKILL + ``python -m harness restore``."""
+to igb, with its netdevs, after SIGKILL + ``python -m harness restore``. (After a normal exit:
+test_z_nothing_left.py, once the suites and every child run here have bound and released them.)"""
 import os
 import signal
 import subprocess
 import sys
 import time
 
-from labrun import IGB, NIC_ARGS, REPO, driver_of, harness_leftovers, lab_profile, netdevs_of
+from labrun import IGB, NIC_ARGS, REPO, driver_of, driver_override, harness_leftovers, lab_profile, netdevs_of
 
 BIND_TIMEOUT_S = 120
 
@@ -17,24 +18,6 @@ def _child(tmp_path, *args):
            *NIC_ARGS, *args]
     return subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
-
-
-def test_a_run_binds_vfio_pci_and_gives_the_igb_pair_back(tmp_path):
-    assert [driver_of(p) for p in IGB] == ["igb", "igb"]
-    proc = _child(tmp_path)
-    seen = set()
-    deadline = time.monotonic() + BIND_TIMEOUT_S
-    while proc.poll() is None and time.monotonic() < deadline:
-        seen.update(driver_of(p) for p in IGB)
-        time.sleep(0.2)
-    out = proc.communicate(timeout=BIND_TIMEOUT_S)[0]
-    assert proc.returncode == 0, out
-    assert "vfio-pci" in seen, f"the ports were never seen on vfio-pci (saw {seen}); {out}"
-    for pci in IGB:
-        assert driver_of(pci) == "igb" and netdevs_of(pci), (pci, driver_of(pci), netdevs_of(pci))
-        override = open(f"/sys/bus/pci/devices/{pci}/driver_override").read().strip()
-        assert override == "(null)", f"{pci}: driver_override left at {override!r}"
-    assert not harness_leftovers()
 
 
 def test_sigkill_then_restore_gives_the_igb_pair_back(tmp_path):
@@ -53,4 +36,5 @@ def test_sigkill_then_restore_gives_the_igb_pair_back(tmp_path):
     assert res.returncode == 0, res.stdout + res.stderr
     for pci in IGB:
         assert driver_of(pci) == "igb" and netdevs_of(pci), (pci, driver_of(pci), netdevs_of(pci), res.stdout)
+        assert driver_override(pci) == "", f"{pci}: driver_override left at {driver_override(pci)!r}"
     assert not harness_leftovers(), (harness_leftovers(), res.stdout)
