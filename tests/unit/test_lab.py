@@ -162,3 +162,18 @@ def test_verdict_is_the_first_failing_inner_status_and_an_unfinished_guest_fails
     v = model.judge(status, RUNS)
     assert v.exit_status == code
     assert any(says in line for line in v.lines), v.lines
+
+
+def test_lab_profile_fits_the_guest_and_says_the_nic_is_emulated():
+    from harness import mempool
+    from harness.profile import load_profile
+
+    p = load_profile(Path(__file__).resolve().parents[2] / "profiles" / "lab-igb.toml")
+    assert "EMULATED" in p.description
+    assert list(p.ports.pci) == ["0000:01:00.0", "0000:02:00.0"]  # behind the guest's root ports 1 and 2
+    assert p.ports.loopback == "cable" and p.queues.rx == 4 and p.rss.enabled and p.rss.symmetric
+    assert len(p.rss.key) == 40  # igb's hash_key_size
+    assert max(t.pps for t in p.targets.pps) < 100_000  # tens of kpps: what QEMU's igb does under TCG
+    assert p.eal.memory_mb * 1024 // p.eal.hugepage_size_kb <= model.GUEST_HUGEPAGES
+    verdict, _, _ = mempool.pool_covers_pipeline(p, 2, len(p.eal.lcores))
+    assert verdict.ok, verdict.message
