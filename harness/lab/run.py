@@ -195,6 +195,8 @@ class Boot:
             line = raw.decode(errors="replace").rstrip("\r\n")
             self.log.write(line + "\n")
             self.log.flush()
+            if "is not connected to host network" in line:
+                continue  # the test NICs' hubs reach nothing on purpose
             self.tail = (self.tail + [line])[-12:]
             if "dh-lab: initramfs up" in line:
                 self.booted.set()
