@@ -108,11 +108,33 @@ class Topology:
         return ", ".join(f"{p.name} ({p.driver})" for p in self.ports)
 
 
+def descriptor_problems(profile: Profile, info: dict) -> list[str]:
+    """queues.rx_desc / tx_desc against the device's limits (rte_eth_dev_info desc_lim): a NIC PMD
+    rejects a count out of its range or off its alignment (igb: 32..4096, multiples of 8)."""
+    out: list[str] = []
+    for kind, want in (("rx", profile.queues.rx_desc), ("tx", profile.queues.tx_desc)):
+        lo, hi, align = (info.get(f"{kind}_desc_{k}", 0) for k in ("min", "max", "align"))
+        if not hi:
+            continue  # the PMD states no limits (vdevs)
+        align = max(1, align)
+        if lo <= want <= hi and want % align == 0:
+            continue
+        fit = min(max(want, lo), hi)
+        fit -= fit % align
+        fit = fit if fit >= lo else fit + align
+        out.append(f"queues.{kind}_desc = {want}: {info['driver']} ({info['name']}) takes {lo}..{hi} {kind} "
+                   f"descriptors in multiples of {align}; set queues.{kind}_desc = {fit}")
+    return out
+
+
 def _port_conf(profile: Profile, port: Port, *, queues: int | None = None,
                device_rss: bool = True) -> tuple[PortConf, dict[str, str]]:
     """The profile's port configuration, as far as this device supports it; what it cannot is noted."""
     info = port.info()
     q = profile.queues
+    problems = descriptor_problems(profile, info)
+    if problems:
+        raise UsageError("; ".join(problems))
     notes: dict[str, str] = {}
     nb_rxq = min(queues or q.rx, info["max_rx_queues"])
     nb_txq = min(queues or q.tx, info["max_tx_queues"])
@@ -122,7 +144,7 @@ def _port_conf(profile: Profile, port: Port, *, queues: int | None = None,
     have = info["flow_type_rss_offloads"]
     rss = bool(want and nb_rxq > 1 and have and device_rss)
     key = profile.rss.key or b""
-    if key and probe.FAULT_FLAGS & probe.F_RSS_KEY:  # --dpdk-probe-fault rss-key (mutation tests)
+    if key and probe.active_faults() & probe.F_RSS_KEY:  # --dpdk-probe-fault rss-key (mutation tests)
         key = bytes(b ^ 0x5A for b in key)
     if not have:
         notes["rss_hash"] = f"{info['driver']} ({info['name']}) reports no RSS hash functions"
