@@ -431,7 +431,7 @@ def guest_script(*, repo: str, python: str, cache: Cache, kver: str, out_mount: 
         "mount -t tmpfs tmpfs /var/tmp",
         f"mkdir -p /lib/modules && mount --bind {q(str(cache.modules(kver).parent))} /lib/modules",
         "echo \"dh-lab: guest up $(cut -d' ' -f1 /proc/uptime)s\"",
-        "poweroff() { sync; echo o > /proc/sysrq-trigger; sleep 60; }",
+        "poweroff() { sync; " + shlex.quote(str(cache.root / "bin/busybox")) + " poweroff -f; echo o > /proc/sysrq-trigger; sleep 60; }",
         "ip link set lo up",
         "for m in " + " ".join(GUEST_MODULES) + "; do modprobe $m || echo \"dh-lab: modprobe $m failed\"; done",
         "pci_of_mac() {",
