@@ -12,6 +12,7 @@ import re
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Mapping
 
 # ------------------------------------------------------------------------------------- packages
 
@@ -175,11 +176,11 @@ class Cache:
         return ":".join(str(self.root / d) for d in ("usr/lib/x86_64-linux-gnu", "lib/x86_64-linux-gnu"))
 
 
-def default_cache_dir(env: dict[str, str] | None = None) -> Path:
-    env = os.environ if env is None else env
-    if env.get("DPDK_HARNESS_LAB_CACHE"):
-        return Path(env["DPDK_HARNESS_LAB_CACHE"])
-    base = env.get("XDG_CACHE_HOME") or os.path.join(env.get("HOME") or "/root", ".cache")
+def default_cache_dir(env: Mapping[str, str] | None = None) -> Path:
+    e: Mapping[str, str] = os.environ if env is None else env
+    if e.get("DPDK_HARNESS_LAB_CACHE"):
+        return Path(e["DPDK_HARNESS_LAB_CACHE"])
+    base = e.get("XDG_CACHE_HOME") or os.path.join(e.get("HOME") or "/root", ".cache")
     return Path(base) / "dpdk-harness" / "lab"
 
 
@@ -232,7 +233,10 @@ GUEST_HUGEPAGES = 192
 
 
 def _netdev_id(nic: GuestNic) -> str:
-    return re.search(r"id=([^,]+)", nic.netdev).group(1)
+    m = re.search(r"id=([^,]+)", nic.netdev)
+    if m is None:
+        raise ValueError(f"{nic.role}: -netdev {nic.netdev} names no id")
+    return m.group(1)
 
 
 def qemu_argv(cache: Cache, kver: str, *, accel: str, share_root: str, out_dir: str, script: str) -> list[str]:
@@ -357,7 +361,8 @@ def init_script() -> str:
     """The initramfs /init: mount the host's / read-only under a tmpfs overlay, switch_root to it.
 
     The writable ``out`` share is mounted at :data:`OUT_MOUNT` in the new root; the kernel
-    command line's ``dh.script`` names the guest script there. The modules are loaded in the order their file names give.
+    command line's ``dh.script`` names the guest script there. The modules are loaded in the
+    order their file names give.
     """
     return r"""#!/bin/sh
 /bin/busybox --install -s /bin
@@ -431,7 +436,10 @@ def guest_script(*, repo: str, python: str, cache: Cache, kver: str, out_mount: 
         "mount -t tmpfs tmpfs /var/tmp",
         f"mkdir -p /lib/modules && mount --bind {q(str(cache.modules(kver).parent))} /lib/modules",
         "echo \"dh-lab: guest up $(cut -d' ' -f1 /proc/uptime)s\"",
-        "poweroff() { sync; " + shlex.quote(str(cache.root / "bin/busybox")) + " poweroff -f; echo o > /proc/sysrq-trigger; sleep 60; }",
+        "poweroff() {",
+        f"  sync; {q(str(cache.root / 'bin/busybox'))} poweroff -f",
+        "  echo o > /proc/sysrq-trigger; sleep 60",
+        "}",
         "ip link set lo up",
         "for m in " + " ".join(GUEST_MODULES) + "; do modprobe $m || echo \"dh-lab: modprobe $m failed\"; done",
         "pci_of_mac() {",
@@ -443,7 +451,9 @@ def guest_script(*, repo: str, python: str, cache: Cache, kver: str, out_mount: 
         "  done; return 1",
         "}",
         "netdev_of_mac() {",
-        "  for n in /sys/class/net/*; do [ \"$(cat $n/address 2>/dev/null)\" = \"$1\" ] && basename $n && return 0; done",
+        "  for n in /sys/class/net/*; do",
+        "    [ \"$(cat $n/address 2>/dev/null)\" = \"$1\" ] && basename $n && return 0",
+        "  done",
         "  return 1",
         "}",
         "i=0; while [ $i -lt 50 ]; do",
@@ -477,7 +487,8 @@ def guest_script(*, repo: str, python: str, cache: Cache, kver: str, out_mount: 
         args = " ".join(f'"{a}"' if a.startswith("$") else q(a) for a in run.args)
         lines += [
             f"echo \"dh-lab: run {run.name} at $(cut -d' ' -f1 /proc/uptime)s\"",
-            f"PYTHONFAULTHANDLER=1 timeout -s ABRT -k 30 {INNER_TIMEOUT_S} {q(python)} -m pytest {args} -p no:cacheprovider -rs --dpdk-report-dir {q(rdir)}"
+            f"PYTHONFAULTHANDLER=1 timeout -s ABRT -k 30 {INNER_TIMEOUT_S} {q(python)} -m pytest {args}"
+            f" -p no:cacheprovider -rs --dpdk-report-dir {q(rdir)}"
             f" > {q(out_mount + '/' + run.name + '.log')} 2>&1",
             f"echo \"{run.name} $?\" >> {q(out_mount + '/status')}",
             f"tail -n 3 {q(out_mount + '/' + run.name + '.log')}",

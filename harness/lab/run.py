@@ -269,7 +269,8 @@ def run_lab(cache: Cache, out: pathlib.Path, *, accel: str = "auto", extra: tupl
             if acc == "kvm" and len(candidates) > 1:
                 if not boot.booted.wait(KVM_BOOT_S) or boot.proc.poll() not in (None, 0):
                     boot.close()
-                    say(f"KVM did not boot the guest within {KVM_BOOT_S:.0f} s ({' / '.join(boot.tail[-2:]) or 'no output'}): TCG")
+                    last = " / ".join(boot.tail[-2:]) or "no output"
+                    say(f"KVM did not boot the guest within {KVM_BOOT_S:.0f} s ({last}): TCG")
                     (out / "status").unlink(missing_ok=True)
                     continue
             say(f"guest booting with {acc} ({label})")
@@ -287,7 +288,8 @@ def run_lab(cache: Cache, out: pathlib.Path, *, accel: str = "auto", extra: tupl
     wall = time.monotonic() - t0
     ru = resource.getrusage(resource.RUSAGE_CHILDREN)
     say(f"finished in {wall:.0f} s, exit status {verdict.exit_status}; reports in {out}")
-    say(f"QEMU (and any fetch) used {ru.ru_utime + ru.ru_stime:.0f} CPU-seconds; host load average {os.getloadavg()[0]:.1f} "
+    say(f"QEMU (and any fetch) used {ru.ru_utime + ru.ru_stime:.0f} CPU-seconds; "
+        f"host load average {os.getloadavg()[0]:.1f} "
         f"on {os.cpu_count()} CPUs (a busy host slows the guest: it shares the CPUs)")
     return verdict.exit_status
 

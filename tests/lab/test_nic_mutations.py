@@ -5,7 +5,6 @@ Each case is a child pytest (tests/mutations/mutate.py's ``run_suite``) on profi
 with one change; the child binds the igb pair, runs, and gives it back.
 """
 import pytest
-
 from labrun import E1000E, IGB, MGMT, MGMT_IF, NIC_ARGS, driver_of, lab_profile, netdevs_of, run_suite
 
 RSS = "suites/rss"

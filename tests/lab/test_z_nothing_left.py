@@ -2,7 +2,6 @@
 after every run, both igb functions are back on igb with their netdevs and nothing the harness
 made is left."""
 import pytest
-
 from labrun import IGB, driver_of, driver_override, harness_leftovers, netdevs_of
 
 

@@ -18,9 +18,10 @@ LAYERS = [
     {"harness", "harness.errors", "harness.native.defines", "harness.frames", "harness.area", "harness.registry"},
     {"harness.system.*"},
     {"harness.profile", "harness.profile.*", "harness.probe", "harness.probe.*", "harness.capabilities"},
-    {"harness.topology"} | {f"harness.{a}.model" for a in AREAS},
+    {"harness.topology", "harness.lab.model"} | {f"harness.{a}.model" for a in AREAS},
     {"harness.traffic", "harness.session"} | {f"harness.{a}.native" for a in AREAS},
-    {"harness.stash", "harness.fixtures", "harness.audit.fixtures"} | {f"harness.{a}.run" for a in AREAS} | {f"harness.{a}" for a in AREAS},
+    {"harness.stash", "harness.fixtures", "harness.audit.fixtures", "harness.lab", "harness.lab.run"}
+    | {f"harness.{a}.run" for a in AREAS} | {f"harness.{a}" for a in AREAS},
     {"harness.report.*", "harness.report"},
     {"harness.plugin", "harness.__main__", "harness.native.build"},
 ]
