@@ -387,10 +387,11 @@ exec switch_root /mnt/root /bin/sh "$script"
 
 # ------------------------------------------------------------------------------ guest script
 
-#: Checks of the tester itself, not of the NIC path, that an emulated NIC under TCG cannot pass: the
-#: generator's rate accuracy and the latency percentiles (TCG's clock jitter), and testpmd over memif
-#: (no NIC involved). They run on every vdev CI run and on hardware.
-NOT_IN_LAB = ("test_tester.py", "test_latency.py", "test_dut_modes.py")
+#: Suites the lab leaves out: rates. Under TCG on shared CPUs a zero-loss rate, the generator's
+#: accuracy and latency percentiles measure how much CPU the host lends the guest, not the NIC path
+#: (one vCPU stall overflows an rx ring); testpmd over memif involves no NIC. They run on every
+#: vdev CI run and on hardware.
+NOT_IN_LAB = ("suites/throughput",)
 
 
 @dataclass(frozen=True)
@@ -406,7 +407,7 @@ def inner_runs(profile: str, extra: tuple[str, ...] = ()) -> list[InnerRun]:
     (mutations, SKIPs on e1000e, binding restored), whose last module checks that nothing the
     harness made is left."""
     nics = ("--nic", "$DPDK_HARNESS_LAB_IGB0", "--nic", "$DPDK_HARNESS_LAB_IGB1")
-    skip = tuple(f"--ignore=suites/throughput/{name}" for name in NOT_IN_LAB)
+    skip = tuple(f"--ignore={path}" for path in NOT_IN_LAB)
     return [
         InnerRun("suites", ("suites/", *nics, "--dpdk-profile", profile, *skip, *extra), top=True),
         InnerRun("self", ("tests/lab", *extra)),
