@@ -431,10 +431,10 @@ def guest_script(*, repo: str, python: str, cache: Cache, kver: str, out_mount: 
         f"export DPDK_HARNESS_LAB={q(label)}",
         "mount -t proc proc /proc",
         "mount -t sysfs sys /sys",
+        # a fresh /run: the host's run journals and EAL runtime dirs are not the guest's. /tmp stays the
+        # overlay's (writable, thrown away at power-off): the checkout or the cache may live there.
         "mount -t tmpfs tmpfs /run",
-        "mount -t tmpfs tmpfs /tmp",
         "mkdir -p /dev/shm /dev/pts /var/run && mount -t tmpfs tmpfs /dev/shm",
-        "mount -t tmpfs tmpfs /var/tmp",
         f"mkdir -p /lib/modules && mount --bind {q(str(cache.modules(kver).parent))} /lib/modules",
         "echo \"dh-lab: guest up $(cut -d' ' -f1 /proc/uptime)s\"",
         "poweroff() {",

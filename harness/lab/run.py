@@ -131,10 +131,13 @@ def _complete_kernel(cache: Cache) -> str | None:
 def _kmod_links(cache: Cache) -> None:
     """modprobe, depmod, ... as links to the unpacked kmod: the guest's PATH has them first."""
     cache.bin.mkdir(parents=True, exist_ok=True)
+    target = os.path.relpath(cache.root / "bin/kmod", cache.bin)  # relative: valid wherever the cache is seen
     for name in ("modprobe", "depmod", "insmod", "rmmod", "lsmod", "modinfo"):
         link = cache.bin / name
-        if not link.is_symlink():
-            link.symlink_to(cache.root / "bin/kmod")
+        if link.is_symlink() and os.readlink(link) == target:
+            continue
+        link.unlink(missing_ok=True)
+        link.symlink_to(target)
 
 
 def _kmod(cache: Cache, tool: str, *args: str) -> None:

@@ -136,6 +136,8 @@ def test_guest_script_runs_the_suites_on_the_igb_pair_then_the_lab_tests_and_pow
     assert "export DPDK_HARNESS_LAB='igb (QEMU 10.0.2, tcg)'" in text
     assert "export PATH=/c/bin:" in text
     assert "mount --bind /c/root/lib/modules /lib/modules" in text
+    # /tmp is not hidden: a checkout or a cache under /tmp must stay visible to the guest
+    assert "tmpfs /tmp" not in text and "mount -t tmpfs tmpfs /run" in text
     assert ('suites/ --nic "$DPDK_HARNESS_LAB_IGB0" --nic "$DPDK_HARNESS_LAB_IGB1" --dpdk-profile '
             "profiles/lab-igb.toml --ignore=suites/throughput -x -p no:cacheprovider") in text
     assert "--dpdk-report-dir /mnt/dh-lab/self" in text and "--dpdk-report-dir /mnt/dh-lab " in text
