@@ -1,6 +1,6 @@
 """``--audit PID|FILE_PREFIX``: bad input is one line and exit 4; an audit boots no EAL, changes nothing on the
-host, leaves the application running, and its reports name the application. Without --audit, suites/audit is
-skipped with its reason. The applications are real dpdk-testpmd instances on net_null vdevs."""
+host, leaves the application running, and its reports name the application. Without --audit, `pytest suites/`
+leaves suites/audit out, and naming it skips its checks with the reason. The applications are real dpdk-testpmd instances on net_null vdevs."""
 from __future__ import annotations
 
 import json
@@ -45,6 +45,14 @@ def test_without_audit_the_suite_is_skipped_with_the_reason(child, pytester, hos
     assert outcomes.get("skipped", 0) >= 10 and not outcomes.get("passed") and not outcomes.get("failed"), out
     result.stdout.fnmatch_lines(["*no --audit PID given*pytest suites/audit --audit PID|FILE_PREFIX*"])
     host_guard()
+
+
+def test_a_qualification_run_leaves_the_audit_suite_out(child):
+    """``pytest suites/`` without --audit collects the qualification checks only: no audit skips in its report."""
+    result = child.run(str(SUITE.parent), "--collect-only", "-q")
+    out = child.output(result)
+    assert result.ret == 0, out
+    assert "suites/zero_copy" in out and "suites/audit" not in out, out
 
 
 def test_a_process_that_is_not_dpdk(child):
