@@ -20,20 +20,22 @@ import time
 import pytest
 
 from harness import __version__, fixtures, registry, report
-from harness.errors import HarnessError
-from harness.profile import check_host, default_profile_path, load_profile
+from harness.errors import HarnessError, UsageError
+from harness.profile import default_profile_path, load_profile
 from harness.report import baseline
 from harness.session import HarnessSession
 from harness.stash import NO_REPORTS_KEY, REPORT_DIR_KEY, SESSION_KEY, SUITE_ROOTS_KEY
-from harness.system import hugepages, inventory, pci
+from harness.system import hugepages, inventory, lease, pci, preflight
 
 LEAK_SETTLE_S = 2.0
 # Tests of the harness point this at a fabricated sysfs tree; users never need it.
 SYS_ROOT = os.environ.get("DPDK_HARNESS_SYS_ROOT", "/sys")
+PROC_ROOT = os.environ.get("DPDK_HARNESS_PROC_ROOT", "/proc")
 
 
 #: options whose presence on the command line makes a run a harness run (other areas add theirs, e.g. --audit)
-ACTIVATING_OPTIONS = ["nic", "vdev", "dpdk_profile", "report_dir", "lcores", "baseline", "probe_fault", "audit"]
+ACTIVATING_OPTIONS = ["nic", "vdev", "dpdk_profile", "report_dir", "lcores", "baseline", "probe_fault", "audit",
+                      "cpu_wait"]
 INI_ACTIVATE = "dpdk_harness"
 #: a conftest.py that sets this marks its directory as conformance suites
 SUITES_MARK = "DPDK_HARNESS_SUITES"
@@ -59,6 +61,9 @@ def pytest_addoption(parser):
                 help="where junit.xml, results.json and summary.md go (default: <rootdir>/reports)")
     g.addoption("--dpdk-lcores", "--lcores", dest="lcores", metavar="LIST", default=None,
                 help="override eal.lcores, e.g. 0-1 or 0@0,1@1")
+    g.addoption("--dpdk-cpu-wait", dest="cpu_wait", metavar="SECONDS", type=float, default=None,
+                help="how long to wait for a data-plane CPU another dpdk-harness run holds, then refuse "
+                     f"(default {lease.DEFAULT_TIMEOUT_S:.0f}; 0 refuses at once)")
     g.addoption("--dpdk-baseline", "--baseline", dest="baseline", metavar="PATH", default=None,
                 help="judge each figure against a baseline (python -m harness baseline save ...): a figure worse "
                      "than the baseline by more than --baseline-tolerance fails its check")
@@ -146,14 +151,19 @@ def _refuse_xdist(config) -> None:
 
 
 def _load(config):
+    wait = config.getoption("cpu_wait")
+    if wait is not None and not 0 <= wait <= 86400:
+        raise UsageError(f"--dpdk-cpu-wait: {wait:g} is not a number of seconds from 0 to 86400; "
+                         "pass e.g. --dpdk-cpu-wait 60 (0 refuses at once)")
     path = config.getoption("dpdk_profile") or default_profile_path()
     prof = load_profile(path).with_overrides(
         nic=config.getoption("nic") or None,
         topology=config.getoption("vdev"),
         lcores=config.getoption("lcores"),
     )
-    check_host(prof, inventory.online_cpus(SYS_ROOT),
-               key="--lcores" if config.getoption("lcores") else "eal.lcores")
+    # read-only preflight: CPUs this process was given, hugepages, extra_args (nothing changed yet)
+    preflight.run(prof, lcores_key="--dpdk-lcores" if config.getoption("lcores") else "eal.lcores",
+                  sys_root=SYS_ROOT, proc_root=PROC_ROOT)
     for addr in prof.ports.pci:  # read-only safety checks before anything is changed
         pci.check_safe(pci.device_info(addr, sys_root=SYS_ROOT))
     return prof
@@ -212,7 +222,9 @@ def pytest_configure(config):
         if _runs_tests(config) and not config.option.xmlpath:
             report_dir.mkdir(parents=True, exist_ok=True)
             config.option.xmlpath = str(report_dir / "junit.xml")
-    sess = HarnessSession(prof, sys_root=SYS_ROOT, probe_fault=config.getoption("probe_fault"))
+    wait = config.getoption("cpu_wait")
+    sess = HarnessSession(prof, sys_root=SYS_ROOT, proc_root=PROC_ROOT, probe_fault=config.getoption("probe_fault"),
+                          cpu_wait_s=lease.DEFAULT_TIMEOUT_S if wait is None else wait)
     sess.on_step = _step_printer(config)
     # one inventory for every output (header, junit.xml, results.json, report.html): the host as found
     sess.inventory = inventory.host_inventory(sys_root=SYS_ROOT)

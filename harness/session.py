@@ -18,7 +18,7 @@ from typing import Any, Callable
 from harness import probe, topology
 from harness.errors import HarnessError, ProbeError, UsageError
 from harness.profile import Profile
-from harness.system import hugepages, pci
+from harness.system import hugepages, lease, pci, preflight
 from harness.system.journal import Journal
 
 RUNTIME_BASE = "/var/run/dpdk"
@@ -69,9 +69,12 @@ class HarnessSession:
     """Lazily provisions and boots on first use; ``close()`` is idempotent and undoes everything."""
 
     def __init__(self, profile: Profile, *, journal: Journal | None = None, sys_root: str = "/sys",
-                 proc_root: str = "/proc", probe_fault: str | None = None):
+                 proc_root: str = "/proc", probe_fault: str | None = None,
+                 cpu_wait_s: float = lease.DEFAULT_TIMEOUT_S):
         self.profile = profile
         self.probe_fault = probe_fault  # a deliberate probe fault by name (mutation tests), or None
+        self.cpu_wait_s = cpu_wait_s
+        self.lease: lease.CpuLease | None = None
         self.journal = journal or Journal()
         self.sys_root, self.proc_root = sys_root, proc_root
         self.eal: probe.Eal | None = None
@@ -107,6 +110,7 @@ class HarnessSession:
             if self._closed:
                 raise HarnessError("the harness session is closed")
             try:
+                self._take_cpus()  # may wait for another run: before any host change, outside the boot lock
                 with hugepages.boot_lock(self.sys_root):
                     self._boot()
             except HarnessError as exc:
@@ -126,8 +130,31 @@ class HarnessSession:
             except Exception:  # a progress line must never cost the run
                 pass
 
+    def data_plane_cpus(self) -> set[int]:
+        """The CPUs of the worker lcores: where traffic loops busy-poll."""
+        e = self.profile.eal
+        return set().union(*(m.cpus for m in e.lcores if m.lcore != e.main_lcore))
+
+    def _take_cpus(self) -> None:
+        allowed = preflight.allowed_cpus(self.proc_root, self.sys_root)
+        n = len(self.profile.eal.lcores)
+
+        def suggest(held: set[int]) -> str:
+            free = sorted(allowed - held)
+            if not free:
+                return ""
+            from harness.profile import LcoreMap, format_lcores
+            return format_lcores([LcoreMap(i, frozenset({free[i % len(free)]})) for i in range(n)])
+
+        self.lease = lease.CpuLease(self.data_plane_cpus(), sys_root=self.sys_root, proc_root=self.proc_root,
+                                    timeout_s=self.cpu_wait_s, suggest=suggest).acquire()
+        # nested runs (started from this process once EAL pinned its main thread) may use these CPUs too
+        os.environ[preflight.PARENT_CPUS_ENV] = ",".join(map(str, sorted(allowed)))
+
     def _boot(self) -> None:
         """Provision, boot EAL, create the pool: under the hugepage boot lock."""
+        # again under the lock: pages other runs took since the run started count now
+        preflight.check_hugepages(self.profile, sys_root=self.sys_root, proc_root=self.proc_root)
         self._provision()
         probe.require_lib()
         if not os.path.isdir(RUNTIME_BASE):
@@ -136,9 +163,15 @@ class HarnessSession:
         self.journal.record("dir", path=os.path.join(RUNTIME_BASE, self.file_prefix))
         run = probe.RunConfig(burst=self.profile.queues.burst,
                               faults=probe.FAULTS[self.probe_fault] if self.probe_fault else 0)
+        args = eal_args(self.profile, file_prefix=self.file_prefix, huge_dir=self.huge_dir)
         with self._step(f"EAL boot (lcores {self.profile.eal.lcores_arg()}, {self.profile.eal.memory_mb} MB)"):
-            self.eal = probe.Eal.boot(eal_args(self.profile, file_prefix=self.file_prefix, huge_dir=self.huge_dir),
-                                      run=run)
+            try:
+                self.eal = probe.Eal.boot(args, run=run)
+            except ProbeError as exc:
+                line = preflight.eal_rejection(getattr(exc, "eal_output", ""), args, self.profile.eal.extra_args)
+                if line:
+                    raise UsageError(line) from None
+                raise
         mp = self.profile.mempool
         try:
             with self._step(f"mbuf pool ({mp.mbufs} mbufs of {mp.data_room} B, cache {mp.cache})"):
@@ -213,4 +246,6 @@ class HarnessSession:
                     except HarnessError as exc:
                         errors.append(str(exc))
             errors += self.journal.undo_all()
+            if self.lease is not None:
+                self.lease.release()
             return errors

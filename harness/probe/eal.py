@@ -1,11 +1,15 @@
 """The process's one EAL and its per-run settings; mempools."""
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
+import tempfile
 import threading
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Iterator, Sequence
 
-from harness.errors import ProbeAlreadyError, check
+from harness.errors import ProbeAlreadyError, check, error_for
 from harness.probe.core import ffi, lib, require_lib, struct_to_dict
 from harness.profile import QueuesConfig
 
@@ -19,6 +23,40 @@ class RunConfig:
     (FAULTS bits, mutation tests only: --dpdk-probe-fault)."""
     burst: int = QueuesConfig.burst
     faults: int = 0
+
+
+class _Seen:
+    text = ""
+
+
+@contextlib.contextmanager
+def _stderr_copy() -> Iterator[_Seen]:
+    """What C writes to fd 2 meanwhile (EAL's log and getopt's complaints), passed on as it comes."""
+    seen = _Seen()
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):
+        yield seen
+        return
+    tmp = tempfile.TemporaryFile()
+    try:
+        os.dup2(tmp.fileno(), 2)
+        try:
+            yield seen
+        finally:
+            os.dup2(saved, 2)
+            tmp.seek(0)
+            data = tmp.read()
+            seen.text = data.decode(errors="replace")
+            try:
+                while data:
+                    data = data[os.write(2, data):]
+            except OSError:
+                pass
+    finally:
+        os.close(saved)
+        tmp.close()
 
 
 class Eal:
@@ -41,7 +79,13 @@ class Eal:
             if cls._instance is not None or lib_.probe_eal_initialized():
                 raise ProbeAlreadyError(114, "rte_eal_init: EAL is already initialised in this process")
             eal = cls(args, run)
-            check(lib_.probe_eal_init(len(eal.args), eal._argv), "rte_eal_init " + " ".join(eal.args))
+            with _stderr_copy() as seen:
+                rc = lib_.probe_eal_init(len(eal.args), eal._argv)
+            if rc < 0:
+                shown = " ".join(eal.args)
+                err = error_for(rc, "rte_eal_init " + (shown if len(shown) <= 300 else shown[:300] + "…"))
+                err.eal_output = seen.text  # type: ignore[attr-defined]  # EAL's own lines, for the session
+                raise err
             cls._instance = eal
             return eal
 

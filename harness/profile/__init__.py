@@ -262,7 +262,7 @@ def check_host(profile: Profile, cpus: Iterable[int], key: str = "eal.lcores") -
     """Raise a one-line :class:`UsageError` if an lcore maps to a CPU not in ``cpus``.
 
     ``cpus`` is what this process may use, e.g. the host's online CPUs. ``key`` names where the
-    lcores came from in the message (``--lcores`` when the option overrode the profile).
+    lcores came from in the message (``--dpdk-lcores`` when the option overrode the profile).
     """
     allowed = sorted(set(cpus))
     ok = frozenset(allowed)
@@ -280,10 +280,10 @@ def check_host(profile: Profile, cpus: Iterable[int], key: str = "eal.lcores") -
         elif len(lcores) > len(allowed):
             k = max(2, len(allowed))
             hint = format_lcores([LcoreMap(i, frozenset({allowed[i % len(allowed)]})) for i in range(k)])
-            fix = f"use fewer lcores, e.g. --lcores {hint}"
+            fix = f"use fewer lcores, e.g. --dpdk-lcores {hint}"
         else:
             hint = format_lcores([LcoreMap(i, frozenset({allowed[i]})) for i in range(len(lcores))])
-            fix = f"map the lcores onto CPUs this process may use, e.g. --lcores {hint}"
+            fix = f"map the lcores onto CPUs this process may use, e.g. --dpdk-lcores {hint}"
         raise UsageError(f"{key}: {problem}; {fix}")
 
 

@@ -572,7 +572,7 @@ def test_check_host_more_lcores_than_cpus(nic_pair):
         check_host(nic_pair, [0, 1])
     assert str(info.value) == (
         "eal.lcores: lcore 1 is mapped to CPU 2 but this process may only use CPUs 0-1 (2 CPUs); "
-        "use fewer lcores, e.g. --lcores 0-1"
+        "use fewer lcores, e.g. --dpdk-lcores 0-1"
     )
 
 
@@ -581,7 +581,7 @@ def test_check_host_single_cpu(vdev):
         check_host(vdev, [0])
     assert str(info.value) == (
         "eal.lcores: lcore 1 is mapped to CPU 1 but this process may only use CPU 0 (1 CPU); "
-        "use fewer lcores, e.g. --lcores 0@0,1@0"
+        "use fewer lcores, e.g. --dpdk-lcores 0@0,1@0"
     )
 
 
@@ -590,7 +590,7 @@ def test_check_host_enough_cpus_elsewhere(nic_pair):
         check_host(nic_pair, [4, 5, 6, 7, 8])
     assert str(info.value) == (
         "eal.lcores: lcore 0 is mapped to CPU 1 but this process may only use CPUs 4-8 (5 CPUs); "
-        "map the lcores onto CPUs this process may use, e.g. --lcores 0@4,1@5,2@6,3@7"
+        "map the lcores onto CPUs this process may use, e.g. --dpdk-lcores 0@4,1@5,2@6,3@7"
     )
 
 
@@ -603,7 +603,7 @@ def test_check_host_cpu_set_partly_missing(vdev):
 def test_check_host_suggestion_is_valid(nic_pair):
     with pytest.raises(UsageError) as info:
         check_host(nic_pair, [0, 1, 2])
-    hint = str(info.value).rsplit("--lcores ", 1)[1]
+    hint = str(info.value).rsplit("--dpdk-lcores ", 1)[1]
     check_host(nic_pair.with_overrides(lcores=hint), [0, 1, 2])
 
 
