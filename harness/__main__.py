@@ -5,6 +5,7 @@ Commands live in :data:`COMMANDS` (name -> (help, add_arguments, run)); add one 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from harness.errors import HarnessError
@@ -19,12 +20,19 @@ def _restore_args(p: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help=f"where run journals are kept (default: {DEFAULT_STATE_DIR})",
     )
+    p.add_argument(
+        "--sys-root",
+        default=os.environ.get("DPDK_HARNESS_SYS_ROOT", "/sys"),
+        metavar="DIR",
+        help="the sysfs root the runs used (default: $DPDK_HARNESS_SYS_ROOT or /sys); journal entries "
+             "outside it are left alone",
+    )
 
 
 def _restore(args: argparse.Namespace) -> int:
     from harness.system.journal import ERROR_PREFIX, restore
 
-    lines = restore(args.state_dir)
+    lines = restore(args.state_dir, sys_root=args.sys_root)
     failed = False
     for line in lines:
         print(line)

@@ -160,7 +160,19 @@ def ensure_free(
     )
 
 
-@register_undo("hugepages_add")
+def _hugepages_scope(data: dict, sc) -> str | None:
+    rel = sc.under(str(data.get("path", "")), sc.sys_root)
+    ok = rel is not None and re.fullmatch(
+        r"(kernel/mm/hugepages|devices/system/node/node\d+/hugepages)/hugepages-\d+kB/nr_hugepages", rel)
+    added = data.get("added")
+    if not ok:
+        return f"names {str(data.get('path'))[:80]!r}, not a hugepage pool under {sc.sys_root}"
+    if not isinstance(added, int) or isinstance(added, bool) or not 0 <= added <= 1 << 24:
+        return f"adds {str(added)[:20]!r} pages, not a page count"
+    return None
+
+
+@register_undo("hugepages_add", scope=_hugepages_scope)
 def _undo_hugepages_add(data: dict) -> None:
     path = Path(data["path"])
     fd = os.open(path, os.O_RDONLY)
@@ -292,7 +304,16 @@ def ensure_mount(
     return str(target)
 
 
-@register_undo("mount")
+def _mount_scope(data: dict, sc) -> str | None:
+    target = str(data.get("target", ""))
+    for base in {sc.state_dir, DEFAULT_STATE_DIR}:
+        rel = sc.under(target, base)
+        if rel and re.fullmatch(rf"{re.escape(sc.run_id)}/hugepages-\d+kB", rel):
+            return None
+    return f"names mount point {target[:80]!r}, not this run's own hugetlbfs mount"
+
+
+@register_undo("mount", scope=_mount_scope)
 def _undo_mount(data: dict) -> None:
     target = Path(data["target"])
     if os.path.ismount(target):

@@ -2,13 +2,23 @@
 
 A :class:`Journal` is one small JSON state file, ``<state_dir>/<run_id>.json``::
 
-    {"pid": 1234, "started": 1700000000.0, "changes": [
-        {"id": 1, "kind": "sysfs_write", "data": {"path": "...", "previous": "0"}}, ...]}
+    {"format": "dpdk-harness journal 2", "run_id": "run-1234-ab12cd34", "boot_id": "...",
+     "pid": 1234, "started": 1700000000.0, "changes": [
+        {"id": 1, "kind": "hugepages_add", "data": {...}, "at": ..., "undone": false}, ...],
+     "checksum": "sha256:..."}
 
 It is rewritten atomically (temporary file, fsync, rename) each time a change is recorded,
-forgotten or undone, so a process killed at any point leaves a file that says what to undo.
-:meth:`Journal.undo_all` undoes a run's changes in reverse order; :func:`restore` undoes
-the journals of processes that died without doing so (``python -m harness restore``).
+forgotten or undone (an undone entry is marked ``"undone": true``), so a process killed at any
+point leaves a file that says what is left to undo. :meth:`Journal.undo_all` undoes a run's
+changes in reverse order; :func:`restore` undoes the journals of processes that died without
+doing so (``python -m harness restore``).
+
+:func:`restore` trusts a journal only when it is one of ours and still owed: the checksum holds,
+the run id matches the file name, the boot id is this boot's, the run is listed in the ledger
+(``<state_dir>/runs.ledger``, the runs whose journals are not yet fully undone: a journal undone
+once and put back is a replay), and every entry is of a kind the harness makes, on a path the
+harness makes (its hugetlbfs mounts, ``dh-*`` runtime dirs, its netns and links, hugepage pools
+under the sysfs root). Anything else is reported in one line and left alone.
 
 Undo functions are registered per kind with :func:`register_undo`, in the module that
 makes that kind of change. This module provides ``sysfs_write`` and ``dir``; ``mount``
@@ -17,42 +27,77 @@ lives in :mod:`harness.system.hugepages`, ``pci_bind`` in :mod:`harness.system.p
 """
 from __future__ import annotations
 
+import contextlib
 import errno
+import fcntl
+import hashlib
 import importlib
 import json
 import os
+import re
 import secrets
 import shutil
+import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 from harness.errors import HostError
 
 DEFAULT_STATE_DIR = "/run/dpdk-harness"
+FORMAT = "dpdk-harness journal 2"
+LEDGER = "runs.ledger"
+RUNTIME_BASES = ("/var/run/dpdk", "/run/dpdk")  # EAL's runtime dir (/var/run is /run)
 
 #: Report lines from :func:`restore` that mean "something could not be undone" start with this.
 ERROR_PREFIX = "error: "
 
 _UNDO: dict[str, Callable[[dict], None]] = {}
+_SCOPE: dict[str, Callable[[dict, "Scope"], str | None]] = {}
 
 # Modules that register undo kinds; imported before undoing a journal from another process.
 _UNDO_MODULES = ("harness.system.hugepages", "harness.system.pci", "harness.system.netns")
 
 
-def register_undo(kind: str):
+def register_undo(kind: str, scope: Callable[[dict, "Scope"], str | None] | None = None):
     """Decorator: register ``fn(data: dict) -> None`` as the undo of changes of ``kind``.
 
     An undo must be idempotent (undoing twice, or undoing a change that was only half made,
     is not an error) and raise with a one-line message when it cannot do its work.
+    ``scope(data, scope) -> problem or None`` says whether a change read from a journal file is
+    one the harness could have made (its paths, its names); :func:`restore` undoes nothing of a
+    journal with an entry outside its scope. A kind without one is never undone by restore.
     """
 
     def decorator(fn):
         _UNDO[kind] = fn
+        if scope is not None:
+            _SCOPE[kind] = scope
         return fn
 
     return decorator
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Where the harness makes things, for the journal of run ``run_id`` by process ``pid``."""
+    pid: int
+    run_id: str
+    state_dir: str = DEFAULT_STATE_DIR
+    sys_root: str = "/sys"
+    runtime_bases: tuple[str, ...] = RUNTIME_BASES
+    tmp_dirs: tuple[str, ...] = ()
+
+    def under(self, path: str, base: str) -> str | None:
+        """The part of ``path`` below ``base`` ('' for base itself), or None when not below it."""
+        p, b = os.path.normpath(str(path)), os.path.normpath(str(base))
+        if ".." in str(path).split("/"):
+            return None
+        if p == b:
+            return ""
+        return p[len(b) + 1:] if p.startswith(b.rstrip("/") + "/") else None
 
 
 def undo_kinds() -> tuple[str, ...]:
@@ -84,6 +129,80 @@ def write_sysfs(path, value: str) -> None:
         os.close(fd)
 
 
+def boot_id(proc_root="/proc") -> str:
+    """This boot's id (``/proc/sys/kernel/random/boot_id``): journals of another boot are not ours."""
+    try:
+        return (Path(proc_root) / "sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return ""
+
+
+def seal(doc: dict) -> dict:
+    """``doc`` with its ``checksum``: sha256 over the canonical JSON of everything else."""
+    body = {k: v for k, v in doc.items() if k != "checksum"}
+    digest = hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    return {**body, "checksum": f"sha256:{digest}"}
+
+
+class JournalRejected(ValueError):
+    """A journal file restore must leave alone; ``str()`` is one line saying why and what to do."""
+
+
+# -- the ledger: runs whose journals are still owed an undo ----------------------------------
+
+
+@contextlib.contextmanager
+def _ledger(state_dir):
+    """The ledger's run ids (a dict to edit in place), under an flock; written back on exit."""
+    state_dir = Path(state_dir)
+    path = state_dir / LEDGER
+    while True:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            same = os.fstat(fd).st_ino == os.stat(path).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)  # removed by another run while we waited: take the new one
+    try:
+        raw = os.read(fd, 1 << 20).decode(errors="replace")
+        try:
+            runs = json.loads(raw) if raw.strip() else {}
+            if not isinstance(runs, dict):
+                runs = {}
+        except ValueError:
+            runs = {}
+        before = dict(runs)
+        yield runs
+        if runs == before and raw.strip():
+            return
+        if runs:
+            os.lseek(fd, 0, os.SEEK_SET)
+            os.ftruncate(fd, 0)
+            os.write(fd, (json.dumps(runs, indent=1, sort_keys=True) + "\n").encode())
+            os.fsync(fd)
+        else:
+            os.unlink(path)
+            try:  # the state dir is ours too: leave nothing behind once nothing is owed
+                state_dir.rmdir()
+            except OSError:
+                pass
+    finally:
+        os.close(fd)
+
+
+def ledger_runs(state_dir=DEFAULT_STATE_DIR) -> dict:
+    path = Path(state_dir) / LEDGER
+    try:
+        runs = json.loads(path.read_text())
+        return runs if isinstance(runs, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
 class Journal:
     """The record of one run's host changes; see the module docstring."""
 
@@ -93,40 +212,84 @@ class Journal:
         self.path = self.state_dir / f"{self.run_id}.json"
         self.pid = os.getpid()
         self.started = time.time()
+        self.boot_id = boot_id()
         self._changes: list[dict] = []
         self._next_id = 1
+        self._listed = False  # in the ledger
         self._lock = threading.RLock()
 
     @classmethod
-    def load(cls, path) -> "Journal":
-        """Open an existing state file (for :func:`restore`); raises OSError / ValueError."""
+    def load(cls, path, *, scope: dict | None = None) -> "Journal":
+        """Open a journal file left by another process, for :func:`restore`.
+
+        Raises :class:`JournalRejected` (one line) unless it is one of ours, intact, of this boot,
+        still owed, and within the harness's scope (``scope``: keyword arguments of :class:`Scope`).
+        """
         path = Path(path)
-        doc = json.loads(path.read_text())
-        if not isinstance(doc, dict) or not isinstance(doc.get("changes"), list):
-            raise ValueError("not a dpdk-harness journal (no 'changes' list)")
-        j = cls(path.parent, run_id=path.name.removesuffix(".json"))
+        fix_by_hand = "check what it lists by hand, then delete it"
+        try:
+            doc = json.loads(path.read_text())
+        except UnicodeDecodeError as err:
+            raise JournalRejected(f"corrupt journal (not UTF-8 text at byte {err.start}); {fix_by_hand}") from None
+        except ValueError as err:
+            raise JournalRejected(f"corrupt journal (not JSON: {_one_line(err)}); {fix_by_hand}") from None
+        except OSError as err:
+            raise JournalRejected(f"unreadable journal ({err.strerror or err}); {fix_by_hand}") from None
+        if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+            raise JournalRejected(f"not a dpdk-harness journal (no \"format\": {FORMAT!r}); left alone: "
+                                  "delete it if you know what made it")
+        if seal(doc).get("checksum") != doc.get("checksum"):
+            raise JournalRejected(f"corrupt journal (checksum does not match: edited or truncated); {fix_by_hand}")
+        run_id = path.name.removesuffix(".json")
+        if doc.get("run_id") != run_id:
+            raise JournalRejected(f"journal of run {str(doc.get('run_id'))[:40]!r} under another name (copied?); "
+                                  "left alone: delete it")
+        if doc.get("boot_id") != boot_id():
+            raise JournalRejected("journal of an earlier boot: nothing it lists survived the reboot; delete it")
+        changes = doc.get("changes")
+        if not isinstance(changes, list) or not all(isinstance(c, dict) and isinstance(c.get("kind"), str)
+                                                    and isinstance(c.get("data", {}), dict) for c in changes):
+            raise JournalRejected(f"corrupt journal (malformed change records); {fix_by_hand}")
+        j = cls(path.parent, run_id=run_id)
         j.path = path
-        j.pid = int(doc.get("pid", 0))
-        j.started = float(doc.get("started", 0.0))
-        for change in doc["changes"]:
-            if not isinstance(change, dict) or "kind" not in change:
-                raise ValueError(f"malformed change record {change!r}")
-            change.setdefault("data", {})
-        j._changes = list(doc["changes"])
+        try:
+            j.pid, j.started = int(doc.get("pid", 0)), float(doc.get("started", 0.0))
+        except (TypeError, ValueError):
+            raise JournalRejected(f"corrupt journal (pid/started); {fix_by_hand}") from None
+        j.boot_id = doc["boot_id"]
+        j._changes = [dict(c, data=dict(c.get("data") or {})) for c in changes]
         j._next_id = max((int(c.get("id", 0)) for c in j._changes), default=0) + 1
+        j._listed = True
+        _load_undoers()
+        sc = Scope(pid=j.pid, run_id=run_id, state_dir=str(path.parent), **(scope or {}))
+        for c in j._changes:
+            if c.get("undone"):
+                continue
+            check = _SCOPE.get(c["kind"])
+            if check is None:
+                known = ", ".join(sorted(_SCOPE))
+                raise JournalRejected(f"entry {c.get('id')} is of kind {c['kind'][:40]!r}, which the harness never "
+                                      f"records (it records {known}); left alone: {fix_by_hand}")
+            problem = check(c["data"], sc)
+            if problem:
+                raise JournalRejected(f"entry {c.get('id')} ({_describe(c['kind'], c['data'])[:120]}) {problem}; "
+                                      f"left alone: the harness never makes that, {fix_by_hand}")
+        if run_id not in ledger_runs(path.parent):
+            raise JournalRejected("replayed journal: run is not owed an undo (it was restored before, or the file "
+                                  "was put back); left alone: delete it")
         return j
 
     @property
     def changes(self) -> list[dict]:
         """The changes still to undo, oldest first (copies)."""
         with self._lock:
-            return [json.loads(json.dumps(c)) for c in self._changes]
+            return [json.loads(json.dumps(c)) for c in self._changes if not c.get("undone")]
 
     def __len__(self) -> int:
-        return len(self._changes)
+        return sum(1 for c in self._changes if not c.get("undone"))
 
     def __repr__(self) -> str:
-        return f"<Journal {self.path} changes={len(self._changes)}>"
+        return f"<Journal {self.path} changes={len(self)}>"
 
     # -- recording -------------------------------------------------------------------------
 
@@ -138,9 +301,13 @@ class Journal:
                 raise ValueError(f"no undo registered for change kind {kind!r}")
         json.dumps(data)  # fail on unserialisable data before anything is written
         with self._lock:
-            change = {"id": self._next_id, "kind": kind, "data": data, "at": time.time()}
+            change = {"id": self._next_id, "kind": kind, "data": data, "at": time.time(), "undone": False}
             self._changes.append(change)
             try:
+                if not self._listed:
+                    with _ledger(self.state_dir) as runs:
+                        runs[self.run_id] = {"pid": self.pid, "boot_id": self.boot_id}
+                    self._listed = True
                 self._write()
             except OSError as err:
                 self._changes.pop()
@@ -164,12 +331,15 @@ class Journal:
     def undo_all(self) -> list[str]:
         """Undo every change, newest first. Returns one line per failure; the rest still run.
 
-        Undone changes leave the state file as they go; failed ones stay in it, so a later
-        ``undo_all`` or :func:`restore` retries them. The file is removed once all are undone.
+        Each undone change is marked ``undone`` in the state file as it goes; failed ones stay
+        owed, so a later ``undo_all`` or :func:`restore` retries them. Once nothing is owed the
+        file is removed and the run leaves the ledger.
         """
         errors: list[str] = []
         with self._lock:
             for change in reversed(list(self._changes)):
+                if change.get("undone"):
+                    continue
                 kind, data = change["kind"], dict(change.get("data") or {})
                 fn = _UNDO.get(kind)
                 if fn is None:
@@ -182,7 +352,7 @@ class Journal:
                 except Exception as err:  # noqa: BLE001 - every failure is reported, the rest run
                     errors.append(f"could not undo {_describe(kind, data)}: {_one_line(err)}")
                     continue
-                self._changes = [c for c in self._changes if c["id"] != change["id"]]
+                change["undone"] = True
                 try:
                     self._sync()
                 except OSError as err:
@@ -192,14 +362,19 @@ class Journal:
     # -- the state file --------------------------------------------------------------------
 
     def _sync(self) -> None:
-        """Write the state file, or remove it when nothing is left to undo."""
-        if self._changes:
+        """Write the state file, or remove it (and leave the ledger) when nothing is left to undo."""
+        if any(not c.get("undone") for c in self._changes):
             self._write()
+            return
+        try:
+            self.path.unlink()
+        except FileNotFoundError:
+            pass
+        if self._listed:
+            with _ledger(self.state_dir) as runs:
+                runs.pop(self.run_id, None)
+            self._listed = False
         else:
-            try:
-                self.path.unlink()
-            except FileNotFoundError:
-                pass
             try:  # the state dir is ours too: leave nothing behind once nothing is left to undo
                 self.path.parent.rmdir()
             except OSError:
@@ -207,7 +382,8 @@ class Journal:
 
     def _write(self) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        doc = {"pid": self.pid, "started": self.started, "changes": self._changes}
+        doc = seal({"format": FORMAT, "run_id": self.run_id, "boot_id": self.boot_id, "pid": self.pid,
+                    "started": self.started, "changes": self._changes})
         tmp = self.path.with_name(self.path.name + ".tmp")
         with open(tmp, "w") as f:
             json.dump(doc, f, indent=1)
@@ -232,12 +408,25 @@ def _describe(kind: str, data: dict) -> str:
 # -- generic undo kinds --------------------------------------------------------------------
 
 
-@register_undo("sysfs_write")
+def _sysfs_scope(data: dict, sc: Scope) -> str | None:
+    rel = sc.under(str(data.get("path", "")), sc.sys_root)
+    if rel and rel.startswith(("bus/pci/", "kernel/mm/hugepages/", "devices/system/node/")):
+        return None
+    return f"writes {str(data.get('path'))[:80]!r}, not a PCI or hugepage file under {sc.sys_root}"
+
+
+@register_undo("sysfs_write", scope=_sysfs_scope)
 def _undo_sysfs_write(data: dict) -> None:
     write_sysfs(data["path"], data["previous"])
 
 
-@register_undo("empty_dir")
+def _empty_dir_scope(data: dict, sc: Scope) -> str | None:
+    if any(sc.under(str(data.get("path", "")), b) == "" for b in sc.runtime_bases):
+        return None
+    return f"names {str(data.get('path'))[:80]!r}, not EAL's runtime directory"
+
+
+@register_undo("empty_dir", scope=_empty_dir_scope)
 def _undo_empty_dir(data: dict) -> None:
     """A directory shared with other programs (e.g. /var/run/dpdk): removed only once empty."""
     try:
@@ -249,7 +438,27 @@ def _undo_empty_dir(data: dict) -> None:
             raise
 
 
-@register_undo("dir")
+def _dir_scope(data: dict, sc: Scope) -> str | None:
+    """The directories a run makes: EAL runtime dirs dh-<pid>-*/dh-tp-<pid>-*, memif socket dirs
+    <state dir>/memif-<pid>-*, pcap scratch dirs <tmp>/dh-pcap-*."""
+    path = str(data.get("path", ""))
+    pid = re.escape(str(sc.pid))
+    for base in sc.runtime_bases:
+        rel = sc.under(path, base)
+        if rel and re.fullmatch(rf"dh-(tp-)?{pid}-[0-9a-f]+", rel):
+            return None
+    for base in {sc.state_dir, DEFAULT_STATE_DIR}:
+        rel = sc.under(path, base)
+        if rel and re.fullmatch(rf"memif-{pid}-[0-9a-f]+", rel):
+            return None
+    for base in sc.tmp_dirs or (tempfile.gettempdir(), "/tmp"):
+        rel = sc.under(path, base)
+        if rel and re.fullmatch(r"dh-pcap-[A-Za-z0-9_]+", rel):
+            return None
+    return f"names {path[:80]!r}, not a directory of run pid {sc.pid}"
+
+
+@register_undo("dir", scope=_dir_scope)
 def _undo_dir(data: dict) -> None:
     path = Path(data["path"])
     if path.is_symlink() or path.is_file():
@@ -287,9 +496,12 @@ def _alive(pid: int, started: float) -> bool:
         return True
 
 
-def restore(state_dir=DEFAULT_STATE_DIR, *, only_dead=True) -> list[str]:
+def restore(state_dir=DEFAULT_STATE_DIR, *, only_dead=True, sys_root="/sys",
+            runtime_bases: tuple[str, ...] = RUNTIME_BASES, tmp_dirs: tuple[str, ...] = ()) -> list[str]:
     """Undo the journals in ``state_dir`` left by processes that are no longer alive.
 
+    A journal that is not one of ours, corrupt, of another boot, replayed, or lists anything
+    the harness never makes is reported in one line and left alone (see the module docstring).
     Returns report lines; lines that report a failure start with :data:`ERROR_PREFIX`.
     """
     d = Path(state_dir)
@@ -299,15 +511,13 @@ def restore(state_dir=DEFAULT_STATE_DIR, *, only_dead=True) -> list[str]:
     if not files:
         return [f"nothing to restore in {d}"]
     _load_undoers()
+    scope = {"sys_root": str(sys_root), "runtime_bases": tuple(runtime_bases), "tmp_dirs": tuple(tmp_dirs)}
     lines: list[str] = []
     for f in files:
         try:
-            j = Journal.load(f)
-        except (OSError, ValueError) as err:
-            lines.append(
-                f"{ERROR_PREFIX}{f}: unreadable journal ({_one_line(err)}); "
-                "undo what it lists by hand, then delete it"
-            )
+            j = Journal.load(f, scope=scope)
+        except JournalRejected as err:
+            lines.append(f"{ERROR_PREFIX}{f}: {err}")
             continue
         if only_dead and _alive(j.pid, j.started):
             lines.append(f"skipped {j.run_id}: pid {j.pid} is still running")

@@ -129,11 +129,27 @@ def delete_link(name, netns=None) -> None:
                 raise
 
 
-@register_undo("netns")
+def _netns_scope(data: dict, sc) -> str | None:
+    if data.get("name") == f"dh{sc.pid}":
+        return None
+    return f"names netns {str(data.get('name'))[:40]!r}, not dh{sc.pid} of run pid {sc.pid}"
+
+
+def _link_scope(data: dict, sc) -> str | None:
+    import re
+
+    name, ns = str(data.get("name", "")), data.get("netns")
+    tag = sc.pid % 100000
+    if re.fullmatch(rf"dh(v{tag}\d*[ab]?|tap{tag}\d*)", name) and len(name) <= 15 and ns in (None, f"dh{sc.pid}"):
+        return None
+    return f"names link {name[:40]!r}, not a dhv/dhtap link of run pid {sc.pid}"
+
+
+@register_undo("netns", scope=_netns_scope)
 def _undo_netns(data: dict) -> None:
     delete_netns(data["name"])
 
 
-@register_undo("link")
+@register_undo("link", scope=_link_scope)
 def _undo_link(data: dict) -> None:
     delete_link(data["name"], data.get("netns"))

@@ -384,6 +384,16 @@ def unbind_restore(data: dict, sys_root="/sys", kernel: Kernel | None = None) ->
         )
 
 
-@register_undo("pci_bind")
+def _pci_scope(data: dict, sc) -> str | None:
+    if str(data.get("sys_root", "")) != str(sc.sys_root):
+        return f"names sysfs root {str(data.get('sys_root'))[:80]!r}, not {sc.sys_root}"
+    try:
+        normalize_pci(str(data.get("pci", "")))
+    except Exception:  # noqa: BLE001 - any malformed address is out of scope
+        return f"names {str(data.get('pci'))[:40]!r}, not a PCI address"
+    return None
+
+
+@register_undo("pci_bind", scope=_pci_scope)
 def _undo_pci_bind(data: dict) -> None:
     unbind_restore(data)

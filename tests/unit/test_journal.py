@@ -15,12 +15,16 @@ from harness.system.journal import ERROR_PREFIX, Journal, register_undo, restore
 UNDONE: list = []
 
 
-@register_undo("test_note")
+def _anything(data, scope):
+    return None
+
+
+@register_undo("test_note", scope=_anything)
 def _undo_note(data):
     UNDONE.append(data["n"])
 
 
-@register_undo("test_fails")
+@register_undo("test_fails", scope=_anything)
 def _undo_fails(data):
     if data.get("fail_times", 0) > len([u for u in UNDONE if u == f"fail-{data['n']}"]):
         UNDONE.append(f"fail-{data['n']}")
@@ -78,7 +82,9 @@ def test_no_temporary_file_is_left_behind(tmp_path):
     j = Journal(tmp_path)
     for n in range(3):
         j.record("test_note", n=n)
-    assert sorted(p.name for p in tmp_path.iterdir()) == [j.path.name]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([j.path.name, jmod.LEDGER])
+    j.undo_all()
+    assert not tmp_path.exists()  # journal, ledger and the state dir itself are gone
 
 
 def test_undo_runs_in_reverse_order_and_is_idempotent(tmp_path):
@@ -117,8 +123,8 @@ def test_a_failed_undo_is_one_line_the_rest_still_run_and_it_is_retried(tmp_path
     assert UNDONE == [3, "fail-2", 1]
     assert len(errors) == 1 and "\n" not in errors[0]
     assert errors[0].startswith("could not undo test_fails /x/y: device is busy second line")
-    # the failed change is still on disk, and only it is retried
-    assert [c["kind"] for c in _on_disk(j)["changes"]] == ["test_fails"]
+    # the failed change is still owed on disk (the others are marked undone), and only it is retried
+    assert [c["kind"] for c in _on_disk(j)["changes"] if not c["undone"]] == ["test_fails"]
     assert j.undo_all() == []
     assert UNDONE == [3, "fail-2", 1, 2]
     assert not j.path.exists()
@@ -162,57 +168,153 @@ def _dead_pid() -> int:
     return p.pid
 
 
-def _write_journal(path, pid, started, changes):
-    path.write_text(json.dumps({"pid": pid, "started": started, "changes": changes}))
+def _killed(state, run_id, changes, *, pid=None, started=None):
+    """A journal as a killed run leaves it: written by Journal, then the pid set to a dead one."""
+    j = Journal(state, run_id=run_id)
+    for kind, data in changes:
+        j.record(kind, **data)
+    doc = json.loads(j.path.read_text())
+    doc["pid"] = _dead_pid() if pid is None else pid
+    if started is not None:
+        doc["started"] = started
+    j.path.write_text(json.dumps(jmod.seal(doc)))
+    return j.path
 
 
 def test_restore_undoes_a_dead_process_journal_and_leaves_a_live_one(tmp_path):
-    dead_dir, live_dir = tmp_path / "dead-made", tmp_path / "live-made"
-    dead_dir.mkdir()
-    live_dir.mkdir()
-    _write_journal(tmp_path / "run-dead.json", _dead_pid(), 1.0, [
-        {"id": 1, "kind": "dir", "data": {"path": str(dead_dir)}},
-        {"id": 2, "kind": "test_note", "data": {"n": "dead"}},
-    ])
     live = Journal(tmp_path, run_id="run-live")
-    live.record("dir", path=str(live_dir))
+    live.record("test_note", n="live")
+    _killed(tmp_path, "run-dead", [("test_note", {"n": "dead1"}), ("test_note", {"n": "dead2"})])
 
     lines = restore(tmp_path)
 
     assert "restored run-dead: 2 changes" in lines
     assert f"skipped run-live: pid {os.getpid()} is still running" in lines
     assert not any(line.startswith(ERROR_PREFIX) for line in lines)
-    assert not dead_dir.exists() and not (tmp_path / "run-dead.json").exists()
-    assert live_dir.exists() and live.path.exists()
-    assert UNDONE == ["dead"]
+    assert not (tmp_path / "run-dead.json").exists() and live.path.exists()
+    assert UNDONE == ["dead2", "dead1"]
+    assert list(jmod.ledger_runs(tmp_path)) == ["run-live"]
 
 
 def test_restore_treats_a_reused_pid_as_dead(tmp_path):
     # our own pid, but the journal claims to predate this process by a day
     import psutil
 
-    started = psutil.Process().create_time() - 86400
-    _write_journal(tmp_path / "run-old.json", os.getpid(), started, [
-        {"id": 1, "kind": "test_note", "data": {"n": "old"}},
-    ])
+    _killed(tmp_path, "run-old", [("test_note", {"n": "old"})], pid=os.getpid(),
+            started=psutil.Process().create_time() - 86400)
     assert restore(tmp_path) == ["restored run-old: 1 change"]
 
 
 def test_restore_reports_failures_and_keeps_them(tmp_path):
-    _write_journal(tmp_path / "run-bad.json", _dead_pid(), 1.0, [
-        {"id": 1, "kind": "test_note", "data": {"n": 1}},
-        {"id": 2, "kind": "test_fails", "data": {"n": 2, "fail_times": 1}},
-    ])
+    _killed(tmp_path, "run-bad", [("test_note", {"n": 1}), ("test_fails", {"n": 2, "fail_times": 1})])
     lines = restore(tmp_path)
     assert lines[0].startswith(f"{ERROR_PREFIX}run-bad: could not undo test_fails")
     assert lines[1] == f"restored run-bad: 1 of 2 changes; 1 left in {tmp_path / 'run-bad.json'}"
     assert (tmp_path / "run-bad.json").exists()
+    assert restore(tmp_path) == ["restored run-bad: 1 change"]  # still owed: retried, not a replay
+    assert UNDONE == ["fail-2", 1, 2]
 
 
 def test_restore_flags_an_unreadable_journal(tmp_path):
     (tmp_path / "run-junk.json").write_text("{not json")
-    (lines,) = restore(tmp_path)
-    assert lines.startswith(ERROR_PREFIX) and "unreadable journal" in lines
+    (line,) = restore(tmp_path)
+    assert line.startswith(ERROR_PREFIX) and "corrupt journal (not JSON" in line
+    assert (tmp_path / "run-junk.json").read_text() == "{not json"
+
+
+def _one_rejection(state, needle, **kw):
+    lines = restore(state, **kw)
+    assert len(lines) == 1 and lines[0].startswith(ERROR_PREFIX) and "\n" not in lines[0], lines
+    assert needle in lines[0], lines[0]
+    assert UNDONE == []
+    return lines[0]
+
+
+def test_a_foreign_journal_is_left_alone(tmp_path):
+    victim = tmp_path / "precious"
+    victim.mkdir()
+    f = tmp_path / "run-1-ab.json"
+    text = json.dumps({"pid": _dead_pid(), "started": 1.0,
+                       "changes": [{"id": 1, "kind": "dir", "data": {"path": str(victim)}}]})
+    f.write_text(text)
+    _one_rejection(tmp_path, "not a dpdk-harness journal")
+    assert victim.is_dir() and f.read_text() == text
+
+
+def test_a_journal_naming_a_path_the_harness_never_makes_is_left_alone(tmp_path):
+    victim = tmp_path / "precious"
+    victim.mkdir()
+    (victim / "data").write_text("keep")
+    _killed(tmp_path, "run-evil", [("test_note", {"n": 1}), ("dir", {"path": str(victim)})])
+    line = _one_rejection(tmp_path, "the harness never makes that")
+    assert str(victim) in line
+    assert (victim / "data").read_text() == "keep" and (tmp_path / "run-evil.json").exists()
+
+
+def test_a_journal_of_an_unknown_kind_is_left_alone_naming_the_kinds(tmp_path):
+    path = _killed(tmp_path, "run-k", [("test_note", {"n": 1})])
+    doc = json.loads(path.read_text())
+    doc["changes"][0]["kind"] = "rm_rf"
+    path.write_text(json.dumps(jmod.seal(doc)))
+    line = _one_rejection(tmp_path, "kind 'rm_rf', which the harness never records")
+    assert "hugepages_add" in line and "mount" in line
+
+
+def test_an_edited_journal_is_corrupt_and_left_alone(tmp_path):
+    path = _killed(tmp_path, "run-e", [("test_note", {"n": 1})])
+    doc = json.loads(path.read_text())
+    doc["changes"][0]["data"]["n"] = 2  # edited without a new checksum
+    path.write_text(json.dumps(doc))
+    _one_rejection(tmp_path, "checksum does not match")
+
+
+def test_a_journal_of_another_boot_or_name_is_left_alone(tmp_path):
+    path = _killed(tmp_path, "run-b", [("test_note", {"n": 1})])
+    doc = json.loads(path.read_text())
+    path.write_text(json.dumps(jmod.seal(dict(doc, boot_id="00000000-0000-0000-0000-000000000000"))))
+    _one_rejection(tmp_path, "earlier boot")
+    path.write_text(json.dumps(doc))
+    path.rename(tmp_path / "run-c.json")
+    _one_rejection(tmp_path, "under another name")
+
+
+def test_a_replayed_journal_is_left_alone(tmp_path):
+    path = _killed(tmp_path, "run-r", [("test_note", {"n": "once"})])
+    saved = path.read_text()
+    assert restore(tmp_path) == ["restored run-r: 1 change"]
+    assert UNDONE == ["once"]
+    UNDONE.clear()
+    tmp_path.mkdir(exist_ok=True)
+    path.write_text(saved)  # put back: undoing it again would take e.g. hugepages a second time
+    _one_rejection(tmp_path, "replayed journal")
+    assert path.read_text() == saved
+
+
+def test_hugepages_are_given_back_once_per_run(tmp_path):
+    from tests.unit.fakesys import FakeHost
+
+    host = FakeHost(tmp_path / "root")
+    d = host.add_hugepages(2048, total=100)
+    state = tmp_path / "state"
+    path = _killed(state, "run-h", [("hugepages_add", {"path": str(d / "nr_hugepages"), "previous": "100",
+                                                       "added": 40})])
+    saved = path.read_text()
+    (d / "nr_hugepages").write_text("140\n")  # the run's 40 ...
+    (d / "nr_hugepages").write_text("150\n")  # ... and 10 another run added meanwhile
+    assert restore(state, sys_root=host.sys_root) == ["restored run-h: 1 change"]
+    assert (d / "nr_hugepages").read_text().strip() == "110"
+    state.mkdir()
+    path.write_text(saved)
+    _one_rejection(state, "replayed journal", sys_root=host.sys_root)
+    assert (d / "nr_hugepages").read_text().strip() == "110"  # the other run's pages stay
+
+
+def test_a_hugepage_entry_outside_the_sysfs_root_is_left_alone(tmp_path):
+    knob = tmp_path / "etc-file"
+    knob.write_text("1000\n")
+    _killed(tmp_path / "s", "run-x", [("hugepages_add", {"path": str(knob), "previous": "0", "added": 1000})])
+    _one_rejection(tmp_path / "s", "not a hugepage pool")
+    assert knob.read_text() == "1000\n"
 
 
 def test_restore_of_an_empty_or_missing_dir(tmp_path):

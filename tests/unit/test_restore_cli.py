@@ -24,57 +24,74 @@ def _dead_pid():
     return p.pid
 
 
-def _journal(path, changes, pid=None):
-    started = time.time() if pid else 1.0
-    path.write_text(json.dumps({"pid": pid or _dead_pid(), "started": started,
-                                "changes": changes}))
+def _killed(state, run_id, changes, pid=None):
+    """A journal as a killed run leaves it: written by Journal, then the pid set to a dead one."""
+    from harness.system.journal import Journal, seal
+
+    j = Journal(state, run_id=run_id)
+    for kind, data in changes:
+        j.record(kind, **data)
+    doc = json.loads(j.path.read_text())
+    doc["pid"] = pid or _dead_pid()
+    j.path.write_text(json.dumps(seal(doc)))
+    return j.path
 
 
 def test_restore_undoes_a_killed_run(tmp_path):
+    from tests.unit.fakesys import FakeHost
+
+    host = FakeHost(tmp_path / "root")
+    pool = host.add_hugepages(2048, total=300)
     state = tmp_path / "state"
-    state.mkdir()
-    made = tmp_path / "dpdk-runtime"
-    made.mkdir()
-    knob = tmp_path / "nr_hugepages"
-    knob.write_text("256\n")
-    _journal(state / "run-1-ab.json", [
-        {"id": 1, "kind": "sysfs_write", "data": {"path": str(knob), "previous": "0"}},
-        {"id": 2, "kind": "dir", "data": {"path": str(made)}},
-        {"id": 3, "kind": "mount", "data": {"target": str(tmp_path / "never-mounted")}},
+    _killed(state, "run-1-ab", [
+        ("hugepages_add", {"path": str(pool / "nr_hugepages"), "previous": "44", "added": 256}),
+        ("mount", {"target": str(state / "run-1-ab" / "hugepages-2048kB")}),  # never mounted: nothing to do
     ])
-    res = _run("restore", "--state-dir", str(state))
+    res = _run("restore", "--state-dir", str(state), "--sys-root", str(host.sys_root))
     assert res.returncode == 0, res.stdout + res.stderr
-    assert res.stdout.splitlines() == ["restored run-1-ab: 3 changes"]
-    assert knob.read_text() == "0" and not made.exists()
-    assert not state.exists()  # the empty state dir goes too: nothing left behind
+    assert res.stdout.splitlines() == ["restored run-1-ab: 2 changes"]
+    assert (pool / "nr_hugepages").read_text() == "44"
+    assert not state.exists()  # the journal, the ledger and the state dir go: nothing left behind
 
 
 def test_restore_exits_1_when_something_could_not_be_undone(tmp_path):
+    from tests.unit.fakesys import FakeHost
+
+    host = FakeHost(tmp_path / "root")
+    gone = host.sys_root / "kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages"  # no such pool
     state = tmp_path / "state"
-    state.mkdir()
-    _journal(state / "run-2-cd.json", [
-        {"id": 1, "kind": "sysfs_write",
-         "data": {"path": str(tmp_path / "gone" / "nr_hugepages"), "previous": "0"}},
-    ])
-    res = _run("restore", "--state-dir", str(state))
+    _killed(state, "run-2-cd", [("hugepages_add", {"path": str(gone), "previous": "0", "added": 1})])
+    res = _run("restore", "--state-dir", str(state), "--sys-root", str(host.sys_root))
     assert res.returncode == 1
     lines = res.stdout.splitlines()
-    assert lines[0].startswith("error: run-2-cd: could not undo sysfs_write ")
+    assert lines[0].startswith("error: run-2-cd: could not undo hugepages_add ")
     assert lines[-1].startswith("restored run-2-cd: 0 of 1 changes; 1 left in ")
     assert (state / "run-2-cd.json").exists()
 
 
 def test_restore_leaves_a_live_run_alone(tmp_path):
     state = tmp_path / "state"
-    state.mkdir()
-    made = tmp_path / "busy"
-    made.mkdir()
-    _journal(state / "run-live.json", [{"id": 1, "kind": "dir", "data": {"path": str(made)}}],
-             pid=os.getpid())
+    target = state / "run-live" / "hugepages-2048kB"
+    _killed(state, "run-live", [("mount", {"target": str(target)})], pid=os.getpid())
     res = _run("restore", "--state-dir", str(state))
     assert res.returncode == 0
     assert res.stdout.strip() == f"skipped run-live: pid {os.getpid()} is still running"
-    assert made.exists()
+    assert (state / "run-live.json").exists()
+
+
+def test_restore_leaves_a_foreign_journal_alone_in_one_line(tmp_path):
+    state = tmp_path / "state"
+    state.mkdir()
+    victim = tmp_path / "precious"
+    victim.mkdir()
+    text = json.dumps({"pid": _dead_pid(), "started": 1.0,
+                       "changes": [{"id": 1, "kind": "dir", "data": {"path": str(victim)}}]})
+    (state / "run-9-zz.json").write_text(text)
+    res = _run("restore", "--state-dir", str(state))
+    assert res.returncode == 1
+    assert len(res.stdout.splitlines()) == 1 and "not a dpdk-harness journal" in res.stdout
+    assert "Traceback" not in res.stdout + res.stderr
+    assert victim.is_dir() and (state / "run-9-zz.json").read_text() == text
 
 
 def test_restore_with_nothing_to_do(tmp_path):
