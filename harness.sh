@@ -50,9 +50,13 @@ setup() { need_root "$1"; install_apt; install_python; }
 cmd=${1:-help}; shift || true
 case "$cmd" in
     setup)   setup setup ;;
-    suites)  setup suites; exec $VENV/bin/pytest suites/ "$@" ;;
-    test)    setup test; exec $VENV/bin/pytest tests/ suites/ "$@" ;;
+    # harness.pytest_main takes Ctrl-C before pytest is even imported (reports written, host restored)
+    suites)  setup suites; exec $VENV/bin/python -m harness.pytest_main suites/ "$@" ;;
+    test)    setup test; exec $VENV/bin/python -m harness.pytest_main tests/ suites/ "$@" ;;
     lab)     setup lab; exec $VENV/bin/python -m harness lab "$@" ;;
-    restore) exec ${VENV}/bin/python -m harness restore "$@" ;;
+    # restore needs nothing installed: the system python3 runs it from this checkout
+    restore) if [ -x $VENV/bin/python ]; then exec $VENV/bin/python -m harness restore "$@"; fi
+             command -v "${PYTHON:-python3}" >/dev/null || die "no python3: apt-get install python3"
+             exec "${PYTHON:-python3}" -m harness restore "$@" ;;
     *)       sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; [ "$cmd" = help ] || exit 2 ;;
 esac

@@ -80,7 +80,18 @@ def _report_commands() -> dict:
     return cli.COMMANDS
 
 
-COMMANDS.update(_report_commands())
+def _needs_install(name: str, err: ImportError):
+    def run(args: argparse.Namespace) -> int:
+        print(f"error: `{name}` needs the installed harness ({err}); run ./harness.sh setup first", file=sys.stderr)
+        return 1
+
+    return (f"{name} reports and baselines (needs ./harness.sh setup)", lambda p: None, run)
+
+
+try:  # restore must work from a bare checkout with the system python3 (./harness.sh restore, no .venv)
+    COMMANDS.update(_report_commands())
+except ImportError as _err:
+    COMMANDS.update({name: _needs_install(name, _err) for name in ("report", "baseline")})
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -10,6 +10,8 @@ an option of ours is given, or the ini setting ``dpdk_harness = true`` is set.
 """
 from __future__ import annotations
 
+from harness import interrupts  # first: Ctrl-C from here on is handled (see harness/interrupts.py)
+
 import atexit
 import contextlib
 import os
@@ -169,19 +171,21 @@ def _load(config):
     return prof
 
 
-_OWNER_PID = os.getpid()
+@pytest.hookimpl(trylast=True)
+def pytest_sessionstart(session):
+    interrupts.Stop.started = True
 
 
-def _interrupt(signum, frame):
-    """SIGTERM/SIGHUP: unwind like Ctrl-C so teardown restores the host.
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection(session):
+    """A Ctrl-C held while pytest was starting stops the run here, where its reports still get written."""
+    if interrupts.Stop.pending:
+        raise KeyboardInterrupt("interrupted while starting")
 
-    Only in the process that owns the run: a forked child (pyroute2 forks for namespace work
-    and stops its children with SIGTERM) must die at once, as the default action would, and
-    never run our teardown or carry on as a copy of pytest.
-    """
-    if os.getpid() != _OWNER_PID:
-        os._exit(128 + signum)
-    raise KeyboardInterrupt(f"signal {signum}")
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session, exitstatus):
+    interrupts.Stop.tearing_down = True
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -231,10 +235,9 @@ def pytest_configure(config):
     config.stash[SESSION_KEY] = sess
     config.pluginmanager.register(fixtures, "harness.fixtures")
     atexit.register(sess.close)
-    global _OWNER_PID
-    _OWNER_PID = os.getpid()
+    interrupts.OWNER_PID = os.getpid()
     for sig in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, _interrupt)
+        signal.signal(sig, interrupts.handle)
 
 
 def _step_printer(config):

@@ -112,7 +112,7 @@ def _active_netdev(child, fake_host):
 
 def _too_many_lcores(child, fake_host):
     last = max(63, os.cpu_count() or 1, max(os.sched_getaffinity(0)) + 1)  # more lcores than CPUs
-    return ["--lcores", f"0-{last}"], ["--lcores: lcore", "mapped to CPU", "may only use", "e.g. --lcores"]
+    return ["--dpdk-lcores", f"0-{last}"], ["--dpdk-lcores: lcore", "mapped to CPU", "may only use", "e.g. --dpdk-lcores"]
 
 
 def _unknown_vdev(child, fake_host):

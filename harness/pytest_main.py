@@ -1,0 +1,14 @@
+"""``python -m harness.pytest_main ARGS``: pytest, with Ctrl-C handled from the first instant.
+
+What ``./harness.sh suites`` and ``./harness.sh test`` run. Importing :mod:`harness.interrupts`
+before pytest means a Ctrl-C while pytest itself is still loading is held until the session
+starts, so even a run stopped in its first second writes its reports (marked interrupted).
+"""
+from harness import interrupts  # noqa: F401  (installs the handler)
+
+import sys
+
+import pytest
+
+if __name__ == "__main__":
+    sys.exit(pytest.main())
