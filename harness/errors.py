@@ -8,13 +8,27 @@ from __future__ import annotations
 
 import errno as _errno
 import os
+import re
+
+#: A value quoted back in a message is cut to this many characters (the length is said).
+LONG_TOKEN, SHOWN = 200, 80
+_LONG = re.compile(r"\S{%d,}" % (LONG_TOKEN + 1))
+
+
+def cut_long(text: str) -> str:
+    """Cut every run of more than 200 non-space characters in ``text`` to 80, saying how long it was."""
+    return _LONG.sub(lambda m: f"{m.group(0)[:SHOWN]}…({len(m.group(0))} characters)", text)
 
 
 class HarnessError(Exception):
     """Base of every error the harness raises on purpose.
 
-    ``str(err)`` is always one line naming the problem and, where there is one, the fix.
+    ``str(err)`` is always one line naming the problem and, where there is one, the fix; a
+    value echoed back in it (a 100 000-character profile value) is cut (:func:`cut_long`).
     """
+
+    def __init__(self, *args):
+        super().__init__(*(cut_long(a) if isinstance(a, str) else a for a in args))
 
 
 class UsageError(HarnessError, ValueError):

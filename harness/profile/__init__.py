@@ -242,7 +242,10 @@ def load_profile(path: str | os.PathLike) -> Profile:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise ProfileError(shown, None, f"not valid TOML: not UTF-8 text (byte {e.start})") from None
+        line = raw[:e.start].count(b"\n") + 1
+        raise ProfileError(shown, None, f"not UTF-8 text (byte {e.start}, line {line}: {raw[e.start:e.start + 1]!r})",
+                           f"save the profile as UTF-8, e.g. `iconv -f latin1 -t utf-8 {shown} > fixed.toml`"
+                           ) from None
     return parse_profile(text, shown)
 
 

@@ -155,8 +155,22 @@ def test_malformed_toml(tmp_path):
 def test_not_utf8(tmp_path):
     path = tmp_path / "bin.toml"
     path.write_bytes(b"name = \"\xff\"\n")
-    with pytest.raises(ProfileError, match="not valid TOML: not UTF-8"):
+    with pytest.raises(ProfileError) as info:
         load_profile(path)
+    assert str(info.value) == (f"{path}: not UTF-8 text (byte 8, line 1: b'\\xff'); save the profile as UTF-8, "
+                               f"e.g. `iconv -f latin1 -t utf-8 {path} > fixed.toml`")
+
+
+@pytest.mark.parametrize("text", [
+    '[eal]\nlog_level = "{x}"\n', '[eal]\nlcores = "{x}"\n', '[eal]\n{x} = 1\n', '[{x}]\na = 1\n',
+    '[ports]\npci = ["{x}"]\n', '[eal]\nextra_args = ["--lcores={x}"]\n', '[rss]\nhash_functions = ["{x}"]\n',
+])
+def test_a_100000_character_value_is_cut_in_the_message(text):
+    with pytest.raises(ProfileError) as info:
+        parse_profile(text.replace("{x}", "x" * 100_000), "p.toml")
+    msg = str(info.value)
+    assert len(msg) < 600 and "\n" not in msg, msg[:300]
+    assert "(100000 characters)" in msg or "(100002 characters)" in msg or "characters)" in msg, msg
 
 
 def test_load_reports_path_as_given(tmp_path, monkeypatch):
