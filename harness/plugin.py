@@ -232,6 +232,7 @@ def pytest_configure(config):
     sess.on_step = _step_printer(config)
     # one inventory for every output (header, junit.xml, results.json, report.html): the host as found
     sess.inventory = inventory.host_inventory(sys_root=SYS_ROOT)
+    sess.say = lambda line: _tell(config, line)
     config.stash[SESSION_KEY] = sess
     config.pluginmanager.register(fixtures, "harness.fixtures")
     atexit.register(sess.close)
@@ -262,6 +263,17 @@ def _configure_audit(config) -> None:
     audit_fixtures.configure(config, SYS_ROOT)
     config.stash[SUITE_ROOTS_KEY] = suite_roots(config)  # the reports cover the suites' checks only
     config.pluginmanager.register(fixtures, "harness.fixtures")  # measure, profile (nothing here boots)
+
+
+def _tell(config, line: str) -> None:
+    """A line for the user's terminal now, even from inside a fixture (past pytest's capture)."""
+    capman = config.pluginmanager.getplugin("capturemanager")
+    ctx = capman.global_and_fixture_disabled() if capman is not None else None
+    if ctx is None:
+        interrupts.say(line)
+        return
+    with ctx:
+        interrupts.say(line)
 
 
 def pytest_unconfigure(config):

@@ -74,6 +74,7 @@ class HarnessSession:
         self.profile = profile
         self.probe_fault = probe_fault  # a deliberate probe fault by name (mutation tests), or None
         self.cpu_wait_s = cpu_wait_s
+        self.say = None  # callable(line) that reaches the user's terminal (the plugin sets it)
         self.lease: lease.CpuLease | None = None
         self.journal = journal or Journal()
         self.sys_root, self.proc_root = sys_root, proc_root
@@ -147,7 +148,7 @@ class HarnessSession:
             return format_lcores([LcoreMap(i, frozenset({free[i % len(free)]})) for i in range(n)])
 
         self.lease = lease.CpuLease(self.data_plane_cpus(), sys_root=self.sys_root, proc_root=self.proc_root,
-                                    timeout_s=self.cpu_wait_s, suggest=suggest).acquire()
+                                    timeout_s=self.cpu_wait_s, suggest=suggest, say=self.say).acquire()
         # nested runs (started from this process once EAL pinned its main thread) may use these CPUs too
         os.environ[preflight.PARENT_CPUS_ENV] = ",".join(map(str, sorted(allowed)))
 

@@ -496,6 +496,15 @@ def _alive(pid: int, started: float) -> bool:
         return True
 
 
+def _claimed_owner(path) -> tuple[int, float]:
+    """The pid and start time a journal file claims, whatever else is wrong with it (0, 0.0 if none)."""
+    try:
+        doc = json.loads(Path(path).read_text())
+        return int(doc.get("pid", 0)), float(doc.get("started", 0.0))
+    except (OSError, ValueError, TypeError, AttributeError):
+        return 0, 0.0
+
+
 def restore(state_dir=DEFAULT_STATE_DIR, *, only_dead=True, sys_root="/sys",
             runtime_bases: tuple[str, ...] = RUNTIME_BASES, tmp_dirs: tuple[str, ...] = ()) -> list[str]:
     """Undo the journals in ``state_dir`` left by processes that are no longer alive.
@@ -517,7 +526,11 @@ def restore(state_dir=DEFAULT_STATE_DIR, *, only_dead=True, sys_root="/sys",
         try:
             j = Journal.load(f, scope=scope)
         except JournalRejected as err:
-            lines.append(f"{ERROR_PREFIX}{f}: {err}")
+            pid, started = _claimed_owner(f)
+            if only_dead and _alive(pid, started):  # leaving a file alone is always safe
+                lines.append(f"skipped {f.name.removesuffix('.json')}: pid {pid} is still running")
+            else:
+                lines.append(f"{ERROR_PREFIX}{f}: {err}")
             continue
         if only_dead and _alive(j.pid, j.started):
             lines.append(f"skipped {j.run_id}: pid {j.pid} is still running")
