@@ -526,6 +526,8 @@ def restore(state_dir=DEFAULT_STATE_DIR, *, only_dead=True, sys_root="/sys",
         try:
             j = Journal.load(f, scope=scope)
         except JournalRejected as err:
+            if not f.exists():
+                continue  # its run finished meanwhile and removed it: nothing owed
             pid, started = _claimed_owner(f)
             if only_dead and _alive(pid, started):  # leaving a file alone is always safe
                 lines.append(f"skipped {f.name.removesuffix('.json')}: pid {pid} is still running")

@@ -107,3 +107,40 @@ def test_kill_then_restore_command_restores_the_host(tmp_path):
     assert res.returncode == 0, res.stdout + res.stderr
     assert f"restored run-{proc.pid}-" in res.stdout
     assert_restored(proc.pid, hugepages, others)
+
+
+def test_a_second_ctrl_c_is_one_line_and_the_host_is_still_restored(tmp_path):
+    hugepages, others = open(HUGE).read().strip(), other_runs(None)
+    proc = start_busy_run(tmp_path)
+    changed_while_running(proc)
+    proc.send_signal(signal.SIGINT)
+    time.sleep(0.3)  # teardown under way: stopping loops, removing topologies, undoing the journal
+    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 2, out
+    assert "Traceback" not in out, out
+    again = [line for line in out.splitlines() if line.startswith("dpdk-harness: interrupted")]
+    assert len(again) <= 1, f"one line for the presses after the first, got {again}:\n{out}"
+    assert_restored(proc.pid, hugepages, others, out)
+
+
+@pytest.mark.parametrize("delay_s", [0.2, 0.6])
+def test_ctrl_c_in_the_first_second_still_writes_the_report_marked_interrupted(tmp_path, delay_s):
+    (tmp_path / "test_busy.py").write_text(BUSY_TEST)
+    reports = tmp_path / "reports"
+    # what ./harness.sh suites runs: harness.pytest_main takes Ctrl-C before pytest is even imported
+    proc = subprocess.Popen([sys.executable, "-m", "harness.pytest_main", "-q", "-p", "no:cacheprovider",
+                             "test_busy.py", "--dpdk-report-dir", str(reports)],
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    time.sleep(delay_s)
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 2, out
+    assert "Traceback" not in out, out
+    import json
+
+    results = json.loads((reports / "results.json").read_text())
+    assert results["interrupted"] is True, results
+    assert "INCOMPLETE" in (reports / "report.html").read_text()
+    assert not glob.glob(f"/run/dpdk-harness/run-{proc.pid}-*.json")
