@@ -26,7 +26,7 @@ from harness.errors import HarnessError, UsageError
 from harness.profile import default_profile_path, load_profile
 from harness.report import baseline
 from harness.session import HarnessSession
-from harness.stash import NO_REPORTS_KEY, REPORT_DIR_KEY, SESSION_KEY, SUITE_ROOTS_KEY
+from harness.stash import NO_REPORTS_KEY, REPORT_DIR_KEY, SESSION_KEY, SOAK_KEY, SUITE_ROOTS_KEY
 from harness.system import hugepages, inventory, lease, pci, preflight
 
 LEAK_SETTLE_S = 2.0
@@ -37,7 +37,7 @@ PROC_ROOT = os.environ.get("DPDK_HARNESS_PROC_ROOT", "/proc")
 
 #: options whose presence on the command line makes a run a harness run (other areas add theirs, e.g. --audit)
 ACTIVATING_OPTIONS = ["nic", "vdev", "dpdk_profile", "report_dir", "lcores", "baseline", "probe_fault", "audit",
-                      "cpu_wait"]
+                      "cpu_wait", "soak"]
 INI_ACTIVATE = "dpdk_harness"
 #: a conftest.py that sets this marks its directory as conformance suites
 SUITES_MARK = "DPDK_HARNESS_SUITES"
@@ -66,6 +66,9 @@ def pytest_addoption(parser):
     g.addoption("--dpdk-cpu-wait", dest="cpu_wait", metavar="SECONDS", type=float, default=None,
                 help="how long to wait for a data-plane CPU another dpdk-harness run holds, then refuse "
                      f"(default {lease.DEFAULT_TIMEOUT_S:.0f}; 0 refuses at once)")
+    g.addoption("--dpdk-soak", dest="soak", metavar="DURATION", default=None,
+                help="soak: run suites/soak's lifecycle checks (mbuf leak slope, rx_nombuf/imissed rates, context "
+                     "switches, pool headroom) under continuous traffic for DURATION, e.g. 2m or 1h")
     g.addoption("--dpdk-baseline", "--baseline", dest="baseline", metavar="PATH", default=None,
                 help="judge each figure against a baseline (python -m harness baseline save ...): a figure worse "
                      "than the baseline by more than --baseline-tolerance fails its check")
@@ -157,6 +160,9 @@ def _load(config):
     if wait is not None and not 0 <= wait <= 86400:
         raise UsageError(f"--dpdk-cpu-wait: {wait:g} is not a number of seconds from 0 to 86400; "
                          "pass e.g. --dpdk-cpu-wait 60 (0 refuses at once)")
+    if config.getoption("soak") is not None:
+        from harness.soak import model as soak_model
+        config.stash[SOAK_KEY] = soak_model.parse_duration(config.getoption("soak"))
     path = config.getoption("dpdk_profile") or default_profile_path()
     prof = load_profile(path).with_overrides(
         nic=config.getoption("nic") or None,
@@ -350,10 +356,22 @@ def pytest_runtest_call(item):
     return result
 
 
+@pytest.fixture(scope="session")
+def soak_s(request) -> float:
+    """The --dpdk-soak duration in seconds."""
+    return request.config.stash[SOAK_KEY]
+
+
 def pytest_collection_modifyitems(config, items):
-    """An unknown capability in @pytest.mark.requires is a usage error, before anything boots."""
+    """An unknown capability in @pytest.mark.requires is a usage error, before anything boots.
+    Without --dpdk-soak the soak check is deselected (not skipped: it was not asked for)."""
     if config.stash.get(SESSION_KEY, None) is None:
         return
+    if SOAK_KEY not in config.stash:
+        soak = [i for i in items if "soak_s" in getattr(i, "fixturenames", ())]
+        if soak:
+            config.hook.pytest_deselected(items=soak)
+            items[:] = [i for i in items if i not in soak]
     for item in items:
         for mark in item.iter_markers("requires"):
             unknown = [c for c in mark.args if c not in registry.CAPABILITIES]

@@ -75,6 +75,7 @@ class HarnessSession:
         self.probe_fault = probe_fault  # a deliberate probe fault by name (mutation tests), or None
         self.cpu_wait_s = cpu_wait_s
         self.say = None  # callable(line) that reaches the user's terminal (the plugin sets it)
+        self.soak: dict | None = None  # --dpdk-soak: series and verdicts, for the report
         self.lease: lease.CpuLease | None = None
         self.journal = journal or Journal()
         self.sys_root, self.proc_root = sys_root, proc_root

@@ -9,3 +9,4 @@ REPORT_DIR_KEY = pytest.StashKey[str]()
 SUITE_ROOTS_KEY = pytest.StashKey[list]()
 #: why no reports are written (a run of the suites together with other tests)
 NO_REPORTS_KEY = pytest.StashKey[str]()
+SOAK_KEY = pytest.StashKey[float]()  # --dpdk-soak, in seconds

@@ -505,6 +505,9 @@ def render(results: dict) -> str:
         ("charts", "Charts", _charts(results)),
         ("skips", "Skipped checks", _skips(results)),
     ]
+    if results.get("soak"):
+        from harness.report import soak
+        sections.append(("soak", "Soak", soak.section(results["soak"])))
     if results.get("baseline"):
         sections.append(("baseline", "Baseline comparison", _baseline(results["baseline"])))
     sections.append(("reproduce", "Reproduce this run", _reproduce(results)))

@@ -365,6 +365,7 @@ def build(sess, outcomes: dict[str, int] | None, exit_status: int, inventory: di
         "figures": figures,
         "histograms": [h for h in getattr(sess, "histograms", []) if keep(h["test"])],
         "skips": skips,
+        "soak": getattr(sess, "soak", None),  # --dpdk-soak: samples and slope verdicts (report: Soak section)
     }
 
 
