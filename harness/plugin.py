@@ -370,6 +370,8 @@ def pytest_collection_modifyitems(config, items):
     if SOAK_KEY not in config.stash:
         soak = [i for i in items if "soak_s" in getattr(i, "fixturenames", ())]
         if soak:
+            if len(soak) == len(items):
+                raise pytest.UsageError("suites/soak runs only with --dpdk-soak DURATION; pass e.g. --dpdk-soak 2m")
             config.hook.pytest_deselected(items=soak)
             items[:] = [i for i in items if i not in soak]
     for item in items:
