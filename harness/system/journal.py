@@ -156,9 +156,14 @@ def _ledger(state_dir):
     """The ledger's run ids (a dict to edit in place), under an flock; written back on exit."""
     state_dir = Path(state_dir)
     path = state_dir / LEDGER
-    while True:
+    for attempt in range(100):
         state_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except FileNotFoundError:
+            if attempt == 99:
+                raise
+            continue  # another run removed the (then empty) state dir meanwhile
         fcntl.flock(fd, fcntl.LOCK_EX)
         try:
             same = os.fstat(fd).st_ino == os.stat(path).st_ino
