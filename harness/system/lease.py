@@ -114,7 +114,9 @@ class CpuLease:
         return (f"CPU {cpu} is in use by {who}{waited}; {fix}, or raise --dpdk-cpu-wait")
 
     def _held_by_other(self, cpu: int) -> bool:
-        return holder(_cpu_dir(cpu, self.sys_root), self.proc_root) not in (None, os.getpid())
+        """Held by a run that is neither this one nor one this run is nested in (whose CPUs it shares)."""
+        pid = holder(_cpu_dir(cpu, self.sys_root), self.proc_root)
+        return pid is not None and pid != os.getpid() and pid not in _ancestors()
 
     def release(self) -> None:
         for fd in self._fds.values():

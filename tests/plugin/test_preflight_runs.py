@@ -22,13 +22,10 @@ def _pages() -> dict[str, str]:
     return {d.name: (d / "nr_hugepages").read_text() for d in sorted(HUGE.iterdir())} if HUGE.is_dir() else {}
 
 
-@pytest.fixture(autouse=True)
-def _no_parent_cpus(monkeypatch):
-    """This pytest process may have booted EAL (tests/system): its children would inherit its CPUs."""
+def test_a_run_restricted_to_fewer_cpus_than_lcores_is_refused_in_one_line(child, pytester, host_guard,
+                                                                          monkeypatch):
+    # a run of this pytest process (tests/system) would hand its children its own CPUs: not a taskset's
     monkeypatch.delenv("DPDK_HARNESS_PARENT_CPUS", raising=False)
-
-
-def test_a_run_restricted_to_fewer_cpus_than_lcores_is_refused_in_one_line(child, pytester, host_guard):
     taskset = shutil.which("taskset")
     if taskset is None:
         pytest.skip("taskset (util-linux) is not installed: cannot restrict the child's CPUs")

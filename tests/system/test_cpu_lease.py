@@ -34,8 +34,7 @@ def _pytest(cwd, test, *args):
 
 
 @pytest.fixture
-def holder(tmp_path, monkeypatch):
-    monkeypatch.delenv("DPDK_HARNESS_PARENT_CPUS", raising=False)
+def holder(tmp_path):
     (tmp_path / "test_hold.py").write_text(HOLD)
     (tmp_path / "test_use.py").write_text(USE)
     proc = _pytest(tmp_path, "test_hold.py")
