@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from harness import interrupts  # first: Ctrl-C from here on is handled (see harness/interrupts.py)
 
+# isort: split
 import atexit
 import contextlib
 import os
@@ -21,13 +22,13 @@ import time
 
 import pytest
 
-from harness import __version__, fixtures, registry, report
+from harness import __version__, fixtures, preflight, registry, report
 from harness.errors import HarnessError, UsageError
 from harness.profile import default_profile_path, load_profile
 from harness.report import baseline
 from harness.session import HarnessSession
 from harness.stash import NO_REPORTS_KEY, REPORT_DIR_KEY, SESSION_KEY, SOAK_KEY, SUITE_ROOTS_KEY
-from harness.system import hugepages, inventory, lease, pci, preflight
+from harness.system import hugepages, inventory, lease, pci
 
 LEAK_SETTLE_S = 2.0
 # Tests of the harness point this at a fabricated sysfs tree; users never need it.

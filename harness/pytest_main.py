@@ -6,6 +6,7 @@ starts, so even a run stopped in its first second writes its reports (marked int
 """
 from harness import interrupts  # noqa: F401  (installs the handler)
 
+# isort: split
 import sys
 
 import pytest

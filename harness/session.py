@@ -7,7 +7,6 @@ restore`` after a kill) puts the host back as it was.
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import secrets
 import threading
@@ -15,19 +14,16 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from harness import probe, topology
+from harness import preflight, probe, topology
 from harness.errors import HarnessError, ProbeError, UsageError
 from harness.profile import Profile
-from harness.system import hugepages, lease, pci, preflight
+from harness.system import hugepages, lease, pci
 from harness.system.journal import Journal
 
 RUNTIME_BASE = "/var/run/dpdk"
-HUGEPAGE_MARGIN = 8  # pages beyond eal.memory_mb, for EAL's own bookkeeping
-
-
-def hugepages_needed(profile: Profile) -> int:
-    size_kb = profile.eal.hugepage_size_kb
-    return math.ceil(profile.eal.memory_mb * 1024 / size_kb) + (HUGEPAGE_MARGIN if size_kb <= 2048 else 0)
+# the one definition of the hugepages a profile needs lives with the preflight that judges it
+HUGEPAGE_MARGIN = preflight.HUGEPAGE_MARGIN
+hugepages_needed = preflight.hugepages_needed
 
 
 def eal_args(profile: Profile, *, file_prefix: str, huge_dir: str | None) -> list[str]:

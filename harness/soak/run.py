@@ -17,9 +17,11 @@ import time
 from dataclasses import asdict
 from typing import Callable
 
-from harness import affinity, traffic
+from harness import traffic
+from harness.affinity import native as affinity_native
 from harness.probe import Run, Task
 from harness.soak import model
+from harness.system import procfs
 
 PROGRESS_EVERY_S = 10.0
 PULSE_S = 0.2  # at most this long to fill the wire
@@ -32,7 +34,7 @@ def _ports_counters(ports) -> tuple[int, int]:
 
 def _ctx(tid: int) -> int:
     try:
-        return affinity.read_thread(tid).nonvoluntary
+        return procfs.read_thread(tid).nonvoluntary
     except (OSError, ValueError):
         return 0
 
@@ -53,7 +55,7 @@ def soak(ports, pool, worker: int, profile, duration_s: float, *, say: Callable[
          interval_s: float | None = None) -> dict:
     """Run the soak; returns ``{"duration_s", "interval_s", "samples": [...], "checks": [...]}``."""
     interval = interval_s or model.sample_interval(duration_s)
-    tid = affinity.lcore_thread(worker).tid  # while the worker is idle
+    tid = affinity_native.lcore_thread(worker).tid  # while the worker is idle
     samples: list[model.Sample] = []
     nombuf = missed = rx = tx = 0
     start = time.monotonic()

@@ -15,15 +15,17 @@ AREAS = ("rss", "perf", "affinity", "mempool", "zerocopy", "audit")
 
 #: layers, lowest first: a module imports only modules of its own layer or a lower one
 LAYERS = [
-    {"harness", "harness.errors", "harness.native.defines", "harness.frames", "harness.area", "harness.registry"},
+    {"harness", "harness.errors", "harness.native.defines", "harness.frames", "harness.area", "harness.registry",
+     "harness.interrupts"},
     {"harness.system.*"},
     {"harness.profile", "harness.profile.*", "harness.probe", "harness.probe.*", "harness.capabilities"},
-    {"harness.topology", "harness.lab.model"} | {f"harness.{a}.model" for a in AREAS},
-    {"harness.traffic", "harness.session"} | {f"harness.{a}.native" for a in AREAS},
-    {"harness.stash", "harness.fixtures", "harness.audit.fixtures", "harness.lab", "harness.lab.run"}
+    {"harness.topology", "harness.lab.model", "harness.soak.model"} | {f"harness.{a}.model" for a in AREAS},
+    {"harness.traffic", "harness.session", "harness.preflight"} | {f"harness.{a}.native" for a in AREAS},
+    {"harness.stash", "harness.fixtures", "harness.audit.fixtures", "harness.lab", "harness.lab.run", "harness.soak",
+     "harness.soak.run"}
     | {f"harness.{a}.run" for a in AREAS} | {f"harness.{a}" for a in AREAS},
     {"harness.report.*", "harness.report"},
-    {"harness.plugin", "harness.__main__", "harness.native.build"},
+    {"harness.plugin", "harness.__main__", "harness.native.build", "harness.pytest_main"},
 ]
 
 

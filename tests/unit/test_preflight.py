@@ -4,9 +4,10 @@ import os
 
 import pytest
 
+from harness import preflight
 from harness.errors import UsageError
 from harness.profile import parse_profile
-from harness.system import lease, preflight
+from harness.system import lease
 from tests.unit.fakesys import FakeHost
 
 

@@ -7,9 +7,10 @@ the host byte-for-byte unchanged and DPDK never gets the chance to panic in ``rt
 
 * :func:`allowed_cpus`: the CPUs this process was given: its affinity mask, within its cgroup
   cpuset (v1 ``cpuset.effective_cpus`` or v2 ``cpuset.cpus.effective``).
-* :func:`check_hugepages`: pages needed (:func:`harness.session.hugepages_needed`: the pool,
-  queues and EAL overhead that ``eal.memory_mb`` covers) against the free pages plus what can
-  be reserved without taking more than :data:`MEMAVAILABLE_SHARE` of ``MemAvailable``.
+* :func:`check_hugepages`: pages needed (:func:`hugepages_needed`, the one definition: the pool,
+  queues and EAL overhead that ``eal.memory_mb`` covers, plus EAL's bookkeeping) against the free
+  pages plus what can be reserved without taking more than :data:`MEMAVAILABLE_SHARE` of
+  ``MemAvailable``, on the pool's NUMA node when ``mempool.socket`` names one.
 * :func:`check_extra_args`: EAL options the harness itself owns, and combinations known to
   break the plan.
 """
@@ -22,6 +23,9 @@ from pathlib import Path
 from typing import Iterable
 
 from harness.errors import UsageError
+from harness.profile import MBUF_OVERHEAD, check_host
+
+HUGEPAGE_MARGIN = 8  # pages beyond eal.memory_mb, for EAL's own bookkeeping
 
 #: At most this share of MemAvailable may become new hugepages for one run.
 MEMAVAILABLE_SHARE = 0.5
@@ -126,10 +130,15 @@ def _pool_free(size_kb: int, node: int | None, sys_root) -> int | None:
         return None  # no such pool: ensure_free names the sizes and nodes there are
 
 
+def hugepages_needed(profile) -> int:
+    """Hugepages a run reserves: ``eal.memory_mb`` (which must hold the pool, the queues and EAL's
+    heap: the profile checks the pool fits) in pages, plus a margin for EAL's bookkeeping on 2M pages."""
+    size_kb = profile.eal.hugepage_size_kb
+    return math.ceil(profile.eal.memory_mb * 1024 / size_kb) + (HUGEPAGE_MARGIN if size_kb <= 2048 else 0)
+
+
 def check_hugepages(profile, *, sys_root="/sys", proc_root="/proc", share: float = MEMAVAILABLE_SHARE) -> None:
     """Refuse a profile whose hugepages cannot be had without taking over the host's memory."""
-    from harness.session import hugepages_needed  # the one definition of "pages needed"
-
     e = profile.eal
     if not e.hugepages:
         return
@@ -179,8 +188,6 @@ def check_extra_args(profile) -> None:
             raise UsageError(f"eal.extra_args[{i}]: {cut(a)} is set by the harness ({why}); "
                              "remove it from extra_args")
     if "--legacy-mem" in args and profile.eal.hugepages:
-        from harness.profile import MBUF_OVERHEAD
-
         mp = profile.mempool
         pool_mb = -(-mp.mbufs * (mp.data_room + MBUF_OVERHEAD) // (1 << 20))
         need = pool_mb + LEGACY_MEM_OVERHEAD_MB
@@ -195,8 +202,6 @@ def check_extra_args(profile) -> None:
 
 
 def check_cpus(profile, cpus: Iterable[int], key: str) -> None:
-    from harness.profile import check_host
-
     check_host(profile, cpus, key=key)
 
 
