@@ -52,6 +52,15 @@ def handle(signum, frame):
              f"the host back; wait for it (to abandon it: kill -9 {os.getpid()}, then ./harness.sh restore)")
 
 
+def release() -> None:
+    """Not a harness run (the plugin stays inert): Ctrl-C is Python's again, and a press held meanwhile is raised."""
+    if signal.getsignal(signal.SIGINT) is handle:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if Stop.pending:
+        Stop.pending = False
+        raise KeyboardInterrupt
+
+
 if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # nobody else's handler: take Ctrl-C early
     signal.signal(signal.SIGINT, handle)
 

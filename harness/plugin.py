@@ -198,6 +198,7 @@ def pytest_sessionfinish(session, exitstatus):
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config):
     if not wanted(config):
+        interrupts.release()
         return  # installed next to another project: change nothing there
     config.addinivalue_line("markers", "requires(*capabilities): SKIP unless the ports under test have them "
                                        f"({', '.join(registry.CAPABILITIES)})")
