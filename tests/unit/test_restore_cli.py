@@ -102,3 +102,22 @@ def test_restore_with_nothing_to_do(tmp_path):
 def test_no_subcommand_is_a_usage_error():
     res = _run()
     assert res.returncode == 2 and "restore" in res.stderr
+
+
+def test_harness_sh_restore_works_without_a_venv(tmp_path):
+    """The README offers ./harness.sh restore: from a checkout with no .venv, the system python3 runs it."""
+    import shutil
+
+    checkout = tmp_path / "checkout"
+    checkout.mkdir()
+    shutil.copy(REPO / "harness.sh", checkout / "harness.sh")
+    shutil.copytree(REPO / "harness", checkout / "harness", ignore=shutil.ignore_patterns("*.so", "__pycache__"))
+    python = shutil.which("python3", path="/usr/local/bin:/usr/bin:/bin")
+    if python is None:
+        import pytest
+        pytest.skip("no system python3 outside the venv")
+    env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": str(tmp_path)}
+    res = subprocess.run(["bash", str(checkout / "harness.sh"), "restore", "--state-dir", str(tmp_path / "none")],
+                         capture_output=True, text=True, env=env, timeout=60)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert res.stdout.strip() == f"nothing to restore: {tmp_path / 'none'} does not exist"
