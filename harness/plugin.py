@@ -38,7 +38,7 @@ PROC_ROOT = os.environ.get("DPDK_HARNESS_PROC_ROOT", "/proc")
 
 #: options whose presence on the command line makes a run a harness run (other areas add theirs, e.g. --audit)
 ACTIVATING_OPTIONS = ["nic", "vdev", "dpdk_profile", "report_dir", "lcores", "baseline", "probe_fault", "audit",
-                      "cpu_wait", "soak"]
+                      "cpu_wait", "soak", "share_cpus"]
 INI_ACTIVATE = "dpdk_harness"
 #: a conftest.py that sets this marks its directory as conformance suites
 SUITES_MARK = "DPDK_HARNESS_SUITES"
@@ -67,6 +67,9 @@ def pytest_addoption(parser):
     g.addoption("--dpdk-cpu-wait", dest="cpu_wait", metavar="SECONDS", type=float, default=None,
                 help="how long to wait for a data-plane CPU another dpdk-harness run holds, then refuse "
                      f"(default {lease.DEFAULT_TIMEOUT_S:.0f}; 0 refuses at once)")
+    g.addoption("--dpdk-share-cpus", dest="share_cpus", action="store_true", default=False,
+                help="take no CPU lease: share data-plane CPUs with other dpdk-harness runs (functional checks on a "
+                     "shared machine; rates and context-switch figures then say little)")
     g.addoption("--dpdk-soak", dest="soak", metavar="DURATION", default=None,
                 help="soak: run suites/soak's lifecycle checks (mbuf leak slope, rx_nombuf/imissed rates, context "
                      "switches, pool headroom) under continuous traffic for DURATION, e.g. 2m or 1h")
@@ -236,7 +239,8 @@ def pytest_configure(config):
             config.option.xmlpath = str(report_dir / "junit.xml")
     wait = config.getoption("cpu_wait")
     sess = HarnessSession(prof, sys_root=SYS_ROOT, proc_root=PROC_ROOT, probe_fault=config.getoption("probe_fault"),
-                          cpu_wait_s=lease.DEFAULT_TIMEOUT_S if wait is None else wait)
+                          cpu_wait_s=lease.DEFAULT_TIMEOUT_S if wait is None else wait,
+                          share_cpus=config.getoption("share_cpus"))
     sess.on_step = _step_printer(config)
     # one inventory for every output (header, junit.xml, results.json, report.html): the host as found
     sess.inventory = inventory.host_inventory(sys_root=SYS_ROOT)

@@ -66,10 +66,11 @@ class HarnessSession:
 
     def __init__(self, profile: Profile, *, journal: Journal | None = None, sys_root: str = "/sys",
                  proc_root: str = "/proc", probe_fault: str | None = None,
-                 cpu_wait_s: float = lease.DEFAULT_TIMEOUT_S):
+                 cpu_wait_s: float = lease.DEFAULT_TIMEOUT_S, share_cpus: bool = False):
         self.profile = profile
         self.probe_fault = probe_fault  # a deliberate probe fault by name (mutation tests), or None
         self.cpu_wait_s = cpu_wait_s
+        self.share_cpus = share_cpus  # --dpdk-share-cpus: no lease
         self.say = None  # callable(line) that reaches the user's terminal (the plugin sets it)
         self.soak: dict | None = None  # --dpdk-soak: series and verdicts, for the report
         self.lease: lease.CpuLease | None = None
@@ -144,8 +145,9 @@ class HarnessSession:
             from harness.profile import LcoreMap, format_lcores
             return format_lcores([LcoreMap(i, frozenset({free[i % len(free)]})) for i in range(n)])
 
-        self.lease = lease.CpuLease(self.data_plane_cpus(), sys_root=self.sys_root, proc_root=self.proc_root,
-                                    timeout_s=self.cpu_wait_s, suggest=suggest, say=self.say).acquire()
+        if not self.share_cpus:
+            self.lease = lease.CpuLease(self.data_plane_cpus(), sys_root=self.sys_root, proc_root=self.proc_root,
+                                        timeout_s=self.cpu_wait_s, suggest=suggest, say=self.say).acquire()
         # nested runs (started from this process once EAL pinned its main thread) may use these CPUs too
         os.environ[preflight.PARENT_CPUS_ENV] = ",".join(map(str, sorted(allowed)))
 

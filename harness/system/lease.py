@@ -111,7 +111,8 @@ class CpuLease:
         hint = self.suggest(held | {cpu}) if self.suggest else ""
         waited = f" (waited {self.timeout_s:.0f} s)" if self.timeout_s > 0 else ""
         fix = f"use --dpdk-lcores {hint}" if hint else "wait for that run to finish or stop it"
-        return (f"CPU {cpu} is in use by {who}{waited}; {fix}, or raise --dpdk-cpu-wait")
+        return (f"CPU {cpu} is in use by {who}{waited}; {fix}, or raise --dpdk-cpu-wait "
+                "(--dpdk-share-cpus shares it: rates then say little)")
 
     def _held_by_other(self, cpu: int) -> bool:
         """Held by a run that is neither this one nor one this run is nested in (whose CPUs it shares)."""

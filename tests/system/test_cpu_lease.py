@@ -69,3 +69,10 @@ def test_a_second_run_waits_for_the_cpu_and_then_runs(tmp_path, holder):
     assert second.returncode == 0, out
     assert f"waiting up to 120 s for CPU 0, in use by dpdk-harness run PID {holder.pid}" in out, out
     assert "1 passed" in out, out
+
+
+def test_share_cpus_takes_no_lease(tmp_path, holder):
+    second = _pytest(tmp_path, "test_use.py", "--dpdk-cpu-wait", "0", "--dpdk-share-cpus")
+    out, _ = second.communicate(timeout=90)
+    assert second.returncode == 0, out
+    assert "in use by" not in out and "1 passed" in out, out

@@ -114,7 +114,7 @@ def test_a_held_cpu_with_no_wait_is_refused_with_a_suggestion(host):
         with pytest.raises(UsageError) as info:
             lease.CpuLease({1}, sys_root=host.sys_root, timeout_s=0, suggest=lambda held: "0@0,1@0").acquire()
         assert str(info.value) == (f"CPU 1 is in use by dpdk-harness run PID {os.getpid()}; use --dpdk-lcores 0@0,1@0, "
-                                   "or raise --dpdk-cpu-wait")
+                                   "or raise --dpdk-cpu-wait (--dpdk-share-cpus shares it: rates then say little)")
     finally:
         os.close(fd)
     got = lease.CpuLease({1}, sys_root=host.sys_root, timeout_s=0).acquire()
