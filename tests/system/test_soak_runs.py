@@ -1,6 +1,7 @@
 """``--dpdk-soak``: a sound deployment passes a 2-minute soak and its report charts the series; a probe that
 leaks its unsent mbufs fails on the slope (issue 14). About 3 minutes of the suite's time."""
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -21,7 +22,8 @@ def test_a_two_minute_soak_on_the_default_profile_passes_and_charts_its_series(t
     res, out, results, html = _soak(tmp_path, "2m")
     assert res.returncode == 0, out
     progress = [line for line in out.splitlines() if line.startswith("dpdk-harness soak ")]
-    assert len(progress) >= 10 and progress[-1].startswith("dpdk-harness soak 2:00/2:00"), out
+    # the last line comes once 2 minutes are done (a little later on a busy machine: the last window's drain)
+    assert len(progress) >= 10 and re.match(r"dpdk-harness soak 2:\d\d/2:00: ", progress[-1]), out
     soak = results["soak"]
     assert len(soak["samples"]) >= 50, soak["samples"][:3]  # every 2 s
     assert {c["name"] for c in soak["checks"]} == {"soak_mbufs_in_use_slope", "soak_rx_nombuf_rate",
