@@ -306,10 +306,8 @@ def ensure_mount(
 
 def _mount_scope(data: dict, sc) -> str | None:
     target = str(data.get("target", ""))
-    for base in {sc.state_dir, DEFAULT_STATE_DIR}:
-        rel = sc.under(target, base)
-        if rel and re.fullmatch(rf"{re.escape(sc.run_id)}/hugepages-\d+kB", rel):
-            return None
+    if sc.below(target, {sc.state_dir, DEFAULT_STATE_DIR}, rf"{re.escape(sc.run_id)}/hugepages-\d+kB"):
+        return None
     return f"names mount point {target[:80]!r}, not this run's own hugetlbfs mount"
 
 

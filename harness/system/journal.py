@@ -21,14 +21,13 @@ harness makes (its hugetlbfs mounts, ``dh-*`` runtime dirs, its netns and links,
 under the sysfs root). Anything else is reported in one line and left alone.
 
 Undo functions are registered per kind with :func:`register_undo`, in the module that
-makes that kind of change. This module provides ``sysfs_write`` and ``dir``; ``mount``
+makes that kind of change. :mod:`harness.system.undo` provides ``sysfs_write``, ``empty_dir`` and ``dir``; ``mount``
 lives in :mod:`harness.system.hugepages`, ``pci_bind`` in :mod:`harness.system.pci`,
 ``netns`` and ``link`` in :mod:`harness.system.netns`.
 """
 from __future__ import annotations
 
 import contextlib
-import errno
 import fcntl
 import hashlib
 import importlib
@@ -36,8 +35,6 @@ import json
 import os
 import re
 import secrets
-import shutil
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -58,7 +55,7 @@ _UNDO: dict[str, Callable[[dict], None]] = {}
 _SCOPE: dict[str, Callable[[dict, "Scope"], str | None]] = {}
 
 # Modules that register undo kinds; imported before undoing a journal from another process.
-_UNDO_MODULES = ("harness.system.hugepages", "harness.system.pci", "harness.system.netns")
+_UNDO_MODULES = ("harness.system.undo", "harness.system.hugepages", "harness.system.pci", "harness.system.netns")
 
 
 def register_undo(kind: str, scope: Callable[[dict, "Scope"], str | None] | None = None):
@@ -98,6 +95,14 @@ class Scope:
         if p == b:
             return ""
         return p[len(b) + 1:] if p.startswith(b.rstrip("/") + "/") else None
+
+    def below(self, path: str, bases, pattern: str) -> bool:
+        """Is ``path`` below one of ``bases`` with a relative part matching ``pattern`` in full?"""
+        for base in bases:
+            rel = self.under(path, base)
+            if rel and re.fullmatch(pattern, rel):
+                return True
+        return False
 
 
 def undo_kinds() -> tuple[str, ...]:
@@ -408,68 +413,6 @@ def _describe(kind: str, data: dict) -> str:
         if key in data:
             return f"{kind} {data[key]}"
     return kind
-
-
-# -- generic undo kinds --------------------------------------------------------------------
-
-
-def _sysfs_scope(data: dict, sc: Scope) -> str | None:
-    rel = sc.under(str(data.get("path", "")), sc.sys_root)
-    if rel and rel.startswith(("bus/pci/", "kernel/mm/hugepages/", "devices/system/node/")):
-        return None
-    return f"writes {str(data.get('path'))[:80]!r}, not a PCI or hugepage file under {sc.sys_root}"
-
-
-@register_undo("sysfs_write", scope=_sysfs_scope)
-def _undo_sysfs_write(data: dict) -> None:
-    write_sysfs(data["path"], data["previous"])
-
-
-def _empty_dir_scope(data: dict, sc: Scope) -> str | None:
-    if any(sc.under(str(data.get("path", "")), b) == "" for b in sc.runtime_bases):
-        return None
-    return f"names {str(data.get('path'))[:80]!r}, not EAL's runtime directory"
-
-
-@register_undo("empty_dir", scope=_empty_dir_scope)
-def _undo_empty_dir(data: dict) -> None:
-    """A directory shared with other programs (e.g. /var/run/dpdk): removed only once empty."""
-    try:
-        Path(data["path"]).rmdir()
-    except FileNotFoundError:
-        pass
-    except OSError as err:
-        if err.errno not in (errno.ENOTEMPTY, errno.EEXIST, errno.EBUSY):
-            raise
-
-
-def _dir_scope(data: dict, sc: Scope) -> str | None:
-    """The directories a run makes: EAL runtime dirs dh-<pid>-*/dh-tp-<pid>-*, memif socket dirs
-    <state dir>/memif-<pid>-*, pcap scratch dirs <tmp>/dh-pcap-*."""
-    path = str(data.get("path", ""))
-    pid = re.escape(str(sc.pid))
-    for base in sc.runtime_bases:
-        rel = sc.under(path, base)
-        if rel and re.fullmatch(rf"dh-(tp-)?{pid}-[0-9a-f]+", rel):
-            return None
-    for base in {sc.state_dir, DEFAULT_STATE_DIR}:
-        rel = sc.under(path, base)
-        if rel and re.fullmatch(rf"memif-{pid}-[0-9a-f]+", rel):
-            return None
-    for base in sc.tmp_dirs or (tempfile.gettempdir(), "/tmp"):
-        rel = sc.under(path, base)
-        if rel and re.fullmatch(r"dh-pcap-[A-Za-z0-9_]+", rel):
-            return None
-    return f"names {path[:80]!r}, not a directory of run pid {sc.pid}"
-
-
-@register_undo("dir", scope=_dir_scope)
-def _undo_dir(data: dict) -> None:
-    path = Path(data["path"])
-    if path.is_symlink() or path.is_file():
-        path.unlink()
-    elif path.exists():
-        shutil.rmtree(path)
 
 
 # -- restore after a kill ------------------------------------------------------------------
