@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from harness.profile import Profile
+from harness.soak.model import slope
 
 RTE_MEMPOOL_CACHE_MAX_SIZE = 512   # rte_mempool.h
 RTE_PKTMBUF_HEADROOM = 128         # rte_config.h
@@ -99,10 +100,4 @@ def data_room_verdict(data_room: int, mtu: int, scatter: bool) -> Verdict:
 
 def growth_per_s(samples: list[tuple[float, int]]) -> float:
     """Least-squares slope of in-use mbufs over time (mbufs per second)."""
-    n = len(samples)
-    if n < 2:
-        return 0.0
-    mt = sum(t for t, _ in samples) / n
-    mv = sum(v for _, v in samples) / n
-    var = sum((t - mt) ** 2 for t, _ in samples)
-    return sum((t - mt) * (v - mv) for t, v in samples) / var if var else 0.0
+    return slope(samples)

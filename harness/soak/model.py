@@ -15,6 +15,7 @@ sample neither hides a leak nor invents one:
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from harness.errors import UsageError
@@ -41,7 +42,7 @@ def sample_interval(duration_s: float) -> float:
     return 2.0 if duration_s <= 600 else 5.0
 
 
-def slope(points: list[tuple[float, float]]) -> float:
+def slope(points: Sequence[tuple[float, float]]) -> float:
     """Least-squares slope of ``(t, v)`` points (v per second); 0 with fewer than two."""
     n = len(points)
     if n < 2:
