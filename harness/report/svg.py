@@ -58,6 +58,28 @@ def nice_ticks(top: float, n: int = 5) -> list[float]:
     return ticks
 
 
+def _head(title: str, width: int, height: int, left: int) -> list[str]:
+    """The opening ``<svg>`` tag, its accessible title and the visible title of a chart."""
+    return [f'<svg class="chart" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
+            f'role="img" aria-label="{escape(title)}">',
+            f'<title>{escape(title)}</title>',
+            f'<text x="{left}" y="18" class="ct">{escape(title)}</text>']
+
+
+def _y_axis(out: list[str], subtitle: str, ticks, y, label: str, *, left: float, top: float, pw: float,
+            ph: float) -> None:
+    """Append the subtitle, the y grid lines with their tick labels, and the rotated y-axis label."""
+    if subtitle:
+        out.append(f'<text x="{left}" y="33" class="ax">{escape(subtitle)}</text>')
+    for t in ticks:
+        yy = y(t)
+        out.append(f'<line x1="{left}" x2="{left + pw}" y1="{yy:.1f}" y2="{yy:.1f}" class="grid"/>')
+        out.append(f'<text x="{left - 6}" y="{yy + 4:.1f}" text-anchor="end" class="ax">{si(t)}</text>')
+    if label:
+        out.append(f'<text x="14" y="{top + ph / 2:.1f}" transform="rotate(-90 14 {top + ph / 2:.1f})" '
+                   f'text-anchor="middle" class="ax">{escape(label)}</text>')
+
+
 def bar_chart(title: str, bars: list[Bar], *, unit: str = "", reference: float | None = None,
               reference_label: str = "", subtitle: str = "", width: int = 640, height: int = 260) -> str:
     """An ``<svg>`` element (as text) charting ``bars``."""
@@ -71,23 +93,12 @@ def bar_chart(title: str, bars: list[Bar], *, unit: str = "", reference: float |
     left, right, top, bottom = 64, 16, 44 if subtitle else 30, 46
     pw, ph = width - left - right, height - top - bottom
     y = lambda v: top + ph - (max(0.0, v) / ymax) * ph  # noqa: E731
-    out = [f'<svg class="chart" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
-           f'role="img" aria-label="{escape(title)}">',
-           f'<title>{escape(title)}</title>',
-           f'<text x="{left}" y="18" class="ct">{escape(title)}</text>']
+    out = _head(title, width, height, left)
     if any(b.lower_bound for b in bars):
         out.append('<defs><pattern id="lowerbound" width="6" height="6" patternUnits="userSpaceOnUse" '
                    f'patternTransform="rotate(45)"><rect width="6" height="6" fill="#fff"/>'
                    f'<rect width="3" height="6" fill="{LOWER_BOUND}"/></pattern></defs>')
-    if subtitle:
-        out.append(f'<text x="{left}" y="33" class="ax">{escape(subtitle)}</text>')
-    for t in ticks:
-        yy = y(t)
-        out.append(f'<line x1="{left}" x2="{left + pw}" y1="{yy:.1f}" y2="{yy:.1f}" class="grid"/>')
-        out.append(f'<text x="{left - 6}" y="{yy + 4:.1f}" text-anchor="end" class="ax">{si(t)}</text>')
-    if unit:
-        out.append(f'<text x="14" y="{top + ph / 2:.1f}" transform="rotate(-90 14 {top + ph / 2:.1f})" '
-                   f'text-anchor="middle" class="ax">{escape(unit)}</text>')
+    _y_axis(out, subtitle, ticks, y, unit, left=left, top=top, pw=pw, ph=ph)
     n = max(len(bars), 1)
     slot = pw / n
     bw = min(slot * 0.6, 80)
@@ -180,19 +191,9 @@ def line_chart(title: str, series: list[Series], *, unit: str = "", log_y: bool 
         y = lambda v: top + ph - (max(0.0, v) / (yt[-1] or 1.0)) * ph  # noqa: E731
     pad = 0.04 * pw
     x = lambda v: left + pad + (v - x0) / (x1 - x0) * (pw - 2 * pad)  # noqa: E731
-    out = [f'<svg class="chart" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
-           f'role="img" aria-label="{escape(title)}">', f'<title>{escape(title)}</title>',
-           f'<text x="{left}" y="18" class="ct">{escape(title)}</text>']
-    if subtitle:
-        out.append(f'<text x="{left}" y="33" class="ax">{escape(subtitle)}</text>')
-    for t in yt:
-        yy = y(t)
-        out.append(f'<line x1="{left}" x2="{left + pw}" y1="{yy:.1f}" y2="{yy:.1f}" class="grid"/>')
-        out.append(f'<text x="{left - 6}" y="{yy + 4:.1f}" text-anchor="end" class="ax">{si(t)}</text>')
-    if unit:
-        label = unit + (" (log scale)" if log_y else "")
-        out.append(f'<text x="14" y="{top + ph / 2:.1f}" transform="rotate(-90 14 {top + ph / 2:.1f})" '
-                   f'text-anchor="middle" class="ax">{escape(label)}</text>')
+    out = _head(title, width, height, left)
+    _y_axis(out, subtitle, yt, y, unit + (" (log scale)" if log_y else "") if unit else "",
+            left=left, top=top, pw=pw, ph=ph)
     ticks = x_ticks if x_ticks is not None else [(t, si(t)) for t in nice_ticks(x1) if x0 <= t <= x1]
     for tx, label in ticks:
         out.append(f'<text x="{x(tx):.1f}" y="{top + ph + 16}" text-anchor="middle" class="ax">{escape(label)}</text>')
