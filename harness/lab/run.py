@@ -25,7 +25,7 @@ import threading
 import time
 
 from harness.errors import HostError, UsageError
-from harness.lab import model
+from harness.lab import initramfs, model
 from harness.lab.model import Cache
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
@@ -165,7 +165,7 @@ def build_initramfs(cache: Cache, kver: str) -> pathlib.Path:
     modules = {rel: (moddir / rel).read_bytes() for rel in order}
     busybox = (cache.root / "bin/busybox").read_bytes()
     tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(model.cpio_newc(model.initramfs_entries(busybox, modules)))
+    tmp.write_bytes(initramfs.cpio_newc(initramfs.initramfs_entries(busybox, modules)))
     tmp.replace(path)
     say(f"initramfs {path.name}: busybox and {len(order)} modules")
     return path

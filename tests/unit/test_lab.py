@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.lab import model
+from harness.lab import initramfs, model
 from harness.lab.model import Cache, InnerRun
 
 DEB822 = """Types: deb
@@ -97,13 +97,13 @@ def _read_cpio(data: bytes) -> dict[str, tuple[int, bytes]]:
 
 
 def test_initramfs_is_a_newc_archive_with_busybox_modules_in_order_and_init():
-    entries = model.initramfs_entries(b"BB", {"kernel/a/x.ko": b"X", "kernel/b/y.ko": b"YY"})
-    files = _read_cpio(model.cpio_newc(entries))
-    assert files["bin/busybox"] == (model.S_IFREG | 0o755, b"BB")
-    assert files["bin/sh"] == (model.S_IFLNK | 0o777, b"busybox")
+    entries = initramfs.initramfs_entries(b"BB", {"kernel/a/x.ko": b"X", "kernel/b/y.ko": b"YY"})
+    files = _read_cpio(initramfs.cpio_newc(entries))
+    assert files["bin/busybox"] == (initramfs.S_IFREG | 0o755, b"BB")
+    assert files["bin/sh"] == (initramfs.S_IFLNK | 0o777, b"busybox")
     assert files["lib/modules/00-x.ko"][1] == b"X" and files["lib/modules/01-y.ko"][1] == b"YY"
     init = files["init"][1].decode()
-    assert files["init"][0] == model.S_IFREG | 0o755
+    assert files["init"][0] == initramfs.S_IFREG | 0o755
     assert "mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,cache=loose,ro root /mnt/lower" in init
     assert f"out /mnt/root{model.OUT_MOUNT}" in init and "exec switch_root /mnt/root" in init
 
