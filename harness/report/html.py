@@ -10,12 +10,12 @@ such figures; skipped checks with their reasons; the baseline comparison when th
 """
 from __future__ import annotations
 
-import math
 import re
 from html import escape
 
-from harness.report import svg
-from harness.report.results import LATENCY_ORDER, fmt, measured_text, suite_of, suite_verdicts, with_wire
+from harness.report.charts import charts_section
+from harness.report.markup import badge, kv, or_unknown, table, verdict_cell, wire_text
+from harness.report.results import fmt, measured_text, suite_of, suite_verdicts, with_wire
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1b1b1b;background:#fafafa}
@@ -52,31 +52,6 @@ svg .tgk{font-weight:700}svg .refk{fill:#8d6e00;font-weight:700}svg .wh{stroke:#
 """
 
 OUTCOME_ORDER = ("failed", "error", "xpassed", "interrupted", "skipped", "xfailed", "passed", "unknown")
-
-
-def _badge(text: str, cls: str | None = None) -> str:
-    return f'<span class="badge {escape(cls or text)}">{escape(text)}</span>'
-
-
-def _table(headers: list[str], rows: list[list[str]], *, cls: str = "", num_cols=()) -> str:
-    """rows hold HTML already escaped by the caller."""
-    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
-    body = []
-    for row in rows:
-        cells = "".join(f'<td class="num">{c}</td>' if i in num_cols else f"<td>{c}</td>" for i, c in enumerate(row))
-        body.append(f"<tr>{cells}</tr>")
-    return f'<table class="{cls}"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
-
-
-def _kv(pairs: list[tuple[str, str]]) -> str:
-    rows = "".join(f"<tr><th>{escape(k)}</th><td>{v}</td></tr>" for k, v in pairs)
-    return f'<table class="kv"><tbody>{rows}</tbody></table>'
-
-
-def _or_unknown(v, what: str = "not reported") -> str:
-    if v is None or v == "":
-        return f'<span class="muted">{escape(what)}</span>'
-    return escape(str(v))
 
 
 # ------------------------------------------------------------------------------ the verdict
@@ -126,15 +101,15 @@ def _inventory(results: dict) -> str:
         if key.startswith("cmdline_") and not v:
             pairs.append((label, '<span class="muted">not set</span>'))
         else:
-            pairs.append((label, _or_unknown(v)))
+            pairs.append((label, or_unknown(v)))
     known = {k for k, _ in _INVENTORY_LABELS}
-    pairs += [(k, _or_unknown(v)) for k, v in inv.items() if k not in known]
+    pairs += [(k, or_unknown(v)) for k, v in inv.items() if k not in known]
     prof = results.get("profile", {})
-    pairs += [("host name", _or_unknown(results.get("hostname"))),
+    pairs += [("host name", or_unknown(results.get("hostname"))),
               ("profile", f"{escape(str(prof.get('name', '')))} <span class='muted small'>"
                           f"{escape(str(prof.get('path', '')))}</span>"),
               ("dpdk-harness", escape(_harness_text(results)))]
-    return _kv(pairs)
+    return kv(pairs)
 
 
 def _harness_text(results: dict) -> str:
@@ -154,7 +129,7 @@ _PORT_COLUMNS = [("port", "port"), ("name", "device"), ("driver", "driver"), ("p
 
 def _speed(mbps) -> str:
     if mbps in (None, ""):
-        return _or_unknown(None)
+        return or_unknown(None)
     try:
         mbps = int(mbps)
     except (TypeError, ValueError):
@@ -180,9 +155,9 @@ def _ports(results: dict) -> str:
             elif key == "firmware" and not v:
                 row.append('<span class="muted">unknown</span>')
             else:
-                row.append(_or_unknown(v, "-"))
+                row.append(or_unknown(v, "-"))
         rows.append(row)
-    html = _table([label for _, label in _PORT_COLUMNS], rows)
+    html = table([label for _, label in _PORT_COLUMNS], rows)
     notes = [escape(p["note"]) for p in ports if p.get("note")] + [escape(p["error"]) for p in ports if p.get("error")]
     if any(p.get("topology") not in (None, "nic") for p in ports):
         notes.append("Virtual-device (vdev) run: no PCI address or firmware; link speed is what the PMD reports.")
@@ -206,9 +181,9 @@ def _verdicts(results: dict) -> str:
         v = verdicts.get(name, {}).get("verdict") or next((o for o in OUTCOME_ORDER if counts[o]), "unknown")
         cls = ("v-passed" if v == "passed" else "v-failed" if v in ("failed", "interrupted") else
                "v-partial" if v.startswith("passed with") else "v-none")
-        summary_rows.append([f'<a href="#suite-{escape(_slug(name))}">{escape(name)}</a>', _badge(v, cls)]
+        summary_rows.append([f'<a href="#suite-{escape(_slug(name))}">{escape(name)}</a>', badge(v, cls)]
                             + [str(counts[o]) for o in ("passed", "failed", "error", "skipped")])
-    out.append(_table(["suite", "verdict", "passed", "failed", "error", "skipped"], summary_rows, num_cols=(2, 3, 4, 5)))
+    out.append(table(["suite", "verdict", "passed", "failed", "error", "skipped"], summary_rows, num_cols=(2, 3, 4, 5)))
     for name, ts in suites.items():
         rows = []
         for t in ts:
@@ -217,38 +192,15 @@ def _verdicts(results: dict) -> str:
             msg = escape(t.get("message") or "")
             if figs:
                 msg += (("<br>" if msg else "") + "figures below target: " + escape(", ".join(figs)))
-            rows.append([escape(t["nodeid"].split("::", 1)[-1]), _badge(t.get("outcome", "unknown")),
+            rows.append([escape(t["nodeid"].split("::", 1)[-1]), badge(t.get("outcome", "unknown")),
                          "-" if dur is None else f"{dur:.2f} s", msg])
         out.append(f'<h3 id="suite-{escape(_slug(name))}">{escape(name)}</h3>')
-        out.append(_table(["check", "verdict", "duration", "reason / message"], rows, num_cols=(2,)))
+        out.append(table(["check", "verdict", "duration", "reason / message"], rows, num_cols=(2,)))
     return "".join(out)
 
 
 def _slug(s: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "-", s).strip("-") or "x"
-
-
-def _wire_text(f: dict) -> str:
-    """On-wire Gbit/s and % of line rate of a packet rate, flagged when above the link speed."""
-    if f.get("wire_gbps") is None:
-        return ""
-    text = f"{f['wire_gbps']:.3g} Gbit/s on the wire"
-    if f.get("line_rate_share") is not None:
-        text += f", {f['line_rate_share']:.1%} of {f['link_gbps']:g} Gbit/s"
-    html = escape(text)
-    if f.get("above_link"):
-        html += (f' <span class="flag">above the {f["link_gbps"]:g} Gbit/s link speed the port reports: '
-                 "not a physical limit (software device)</span>")
-    return html
-
-
-def _verdict_cell(f: dict) -> str:
-    v = f.get("verdict") or ""
-    if not v:
-        return '<span class="muted">no target</span>'
-    if f.get("bound") == "tester":
-        return _badge(f"{v}: lower bound", "bound")
-    return _badge(v)
 
 
 def _figures(results: dict) -> str:
@@ -258,144 +210,13 @@ def _figures(results: dict) -> str:
     rows = []
     for f in figs:
         extra = ", ".join(f"{k}={v}" for k, v in (f.get("extra") or {}).items())
-        wire = _wire_text(f)
+        wire = wire_text(f)
         rows.append([escape(suite_of(f["test"])), escape(f["test"].split("::", 1)[-1]), escape(f["name"]),
                      escape(measured_text(f)) + (f"<br><span class='small'>{wire}</span>" if wire else ""),
-                     escape(f.get("unit") or ""), escape(f.get("target_text") or "-"), _verdict_cell(f),
+                     escape(f.get("unit") or ""), escape(f.get("target_text") or "-"), verdict_cell(f),
                      f'<div class="details">{escape(extra)}</div>' if extra else ""])
-    return _table(["suite", "check", "figure", "measured", "unit", "target", "verdict", "details"], rows,
+    return table(["suite", "check", "figure", "measured", "unit", "target", "verdict", "details"], rows,
                   num_cols=(3,))
-
-
-# ------------------------------------------------------------------------------ charts
-
-_QUEUE_RE = re.compile(r"^(?P<prefix>.*?)queue(?P<q>\d+)_(?P<unit>[A-Za-z]+)$")
-
-
-def _num(v) -> float | None:
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return None
-    return f if math.isfinite(f) else None
-
-
-_RATE_METRICS = ("rx_pps", "ndr_pps", "rate_at_loss_pps")
-
-
-def throughput_chart(figures: list[dict]) -> str:
-    pts = [(f["frame_size"], f) for f in figures if f.get("metric") in _RATE_METRICS and f.get("frame_size")]
-    if not pts:
-        return ""
-    pts.sort(key=lambda p: p[0])
-    sizes = [s for s, _ in pts]
-    dup = len(set(sizes)) != len(sizes)
-    bars, rows = [], []
-    loss = {f["frame_size"]: f for f in figures if f.get("metric") == "loss_ratio" and f.get("frame_size")}
-    pdr = {(f["test"], f["frame_size"]): f for f in figures if f.get("metric") == "pdr_pps"}
-    for size, f in pts:
-        ex = f.get("extra") or {}
-        label = f"{size}B" + (f" ({f['test'].split('::', 1)[-1]})" if dup else "")
-        tester_bound = f.get("bound") == "tester"
-        bars.append(svg.Bar(label, f["value"], f.get("target"), f.get("op", ">="), _num(ex.get("min")),
-                            _num(ex.get("max")), f.get("passed"), lower_bound=tester_bound,
-                            note="tester limit; device not saturated" if tester_bound else ""))
-        lf = loss.get(size)
-        p = pdr.get((f["test"], size))
-        rows.append([escape(label), escape(measured_text(f)), escape(fmt(_num(ex.get("min")))),
-                     escape(fmt(_num(ex.get("max")))), escape(f.get("target_text") or "-"), _wire_text(f) or "-",
-                     escape(measured_text(p)) if p else "-",
-                     escape(fmt(lf["value"])) if lf else "-", _verdict_cell(f)])
-    chart = svg.bar_chart("Rate vs frame size (median of repeats)", bars, unit="packets/s")
-    table = _table(["frame", "pps (median)", "min", "max", "target", "on the wire", "PDR pps", "loss ratio",
-                    "verdict"], rows, num_cols=(1, 2, 3, 6, 7))
-    notes = []
-    if any(f.get("bound") == "tester" for _, f in pts):
-        notes.append("≥: the search passed at the most the tester could offer, so the device was not saturated; "
-                     "its real limit is higher, and this run does not measure it.")
-    if any(f.get("above_link") for _, f in pts):
-        notes.append("A rate above the link speed the port reports: that speed is nominal (a software device's "
-                     "PMD reports one), not a limit frames met.")
-    return (f"<h3>Throughput vs frame size</h3><div class='charts'>{chart}</div>{table}"
-            + "".join(f'<p class="muted small">{escape(n)}</p>' for n in notes))
-
-
-def rss_charts(figures: list[dict]) -> str:
-    groups: dict[tuple[str, str, str], list[tuple[int, dict]]] = {}
-    for f in figures:
-        m = _QUEUE_RE.match(f["name"])
-        if m and f.get("queue") is not None:
-            groups.setdefault((f["test"], m.group("prefix"), m.group("unit")), []).append((int(f["queue"]), f))
-    if not groups:
-        return ""
-    charts = []
-    for (test, prefix, unit), qs in groups.items():
-        qs.sort(key=lambda x: x[0])
-        values = [f["value"] for _, f in qs]
-        mean = sum(values) / len(values) if values else 0
-        bars = [svg.Bar(f"q{q}", f["value"], f.get("target"), f.get("op", ">="), passed=f.get("passed")) for q, f in qs]
-        same = {g["name"]: g for g in figures if g["test"] == test}
-        notes = [f"{len(qs)} queues", f"total {fmt(sum(values))} {unit}"]
-        if values and min(values) > 0 and f"{prefix}max_min_ratio" not in same:
-            notes.append(f"max/min {max(values) / min(values):.3g}")
-        for key, label in ((f"{prefix}chi2_p", "chi-square p"), (f"{prefix}max_min_ratio", "max/min (check)"),
-                           (f"{prefix}flows", "flows")):
-            g = same.get(key)
-            if g:
-                notes.append(f"{label} {fmt(g['value'])}" + (f" ({g['verdict']})" if g.get("verdict") else ""))
-        chart = svg.bar_chart(f"{prefix}queue<N>_{unit}", bars, unit=unit, reference=mean,
-                              reference_label=f"even share {fmt(mean)}", subtitle=test.split("::", 1)[-1],
-                              width=max(440, min(1100, 90 + 52 * len(bars))))
-        charts.append(f"<figure>{chart}<figcaption class='muted small'>{escape('; '.join(notes))}</figcaption></figure>")
-    return f"<h3>RSS per-queue spread</h3><div class='charts'>{''.join(charts)}</div>"
-
-
-def latency_charts(figures: list[dict], histograms: list[dict] = ()) -> str:
-    """One chart per measured path: min, p50, p90, p99, p99.9, max in that order, on a log axis, one line
-    per frame size, with the profile's limits; the path named; the histograms' exports linked."""
-    groups: dict[str, dict[str, dict[str, dict]]] = {}  # path -> series (frame size) -> stat -> figure
-    units = {}
-    for f in figures:
-        if f.get("stat") in LATENCY_ORDER and "latency" in f.get("metric", ""):
-            path = str((f.get("extra") or {}).get("path") or f["test"].split("::", 1)[-1])
-            label = f"{f['frame_size']}B" if f.get("frame_size") else f["test"].split("::", 1)[-1]
-            groups.setdefault(path, {}).setdefault(label, {})[f["stat"]] = f
-            units[path] = f.get("unit") or "us"
-    if not groups:
-        return ""
-    ticks = list(enumerate(LATENCY_ORDER))
-    charts, notes = [], []
-    for path, by_series in groups.items():
-        series = []
-        for label, stats in by_series.items():
-            pts = [(i, stats[s]["value"]) for i, s in ticks if s in stats and isinstance(stats[s]["value"], (int, float))]
-            tg = [(i, stats[s]["target"]) for i, s in ticks if s in stats and stats[s].get("target") is not None]
-            series.append(svg.Series(label, pts, tg or None))
-        charts.append(svg.line_chart("Latency percentiles", series, unit=units[path], log_y=True, x_ticks=ticks,
-                                     subtitle=_clip(f"path: {path}", 84), width=560))
-        notes.append(f"measured path: {path}")
-    files = [h for h in histograms if h.get("file")]
-    links = ""
-    if files:
-        links = ("<p class='small'>Histograms, HdrHistogram percentile-distribution format (.hgrm, next to this "
-                 "report): " + ", ".join(f"<code>{escape(h['file'])}</code> ({escape(str(h.get('frames', '')))} "
-                                        "frames)" for h in files) + "</p>")
-    return (f"<h3>Latency percentiles</h3><div class='charts'>{''.join(charts)}</div>"
-            + "".join(f'<p class="muted small">{escape(n)}</p>' for n in notes) + links)
-
-
-def _clip(text: str, n: int) -> str:
-    return text if len(text) <= n else text[: n - 1] + "…"
-
-
-def _charts(results: dict) -> str:
-    figs = [f for f in results.get("figures", []) if isinstance(f.get("value"), (int, float))]
-    parts = [throughput_chart(figs), rss_charts(figs), latency_charts(figs, results.get("histograms") or [])]
-    parts = [p for p in parts if p]
-    if not parts:
-        return ('<p class="muted">No charted figures in this run (rx_pps_&lt;size&gt;B, *queue&lt;N&gt;_pkts, '
-                'latency_p&lt;N&gt;_us).</p>')
-    return "".join(parts)
 
 
 def _skips(results: dict) -> str:
@@ -404,7 +225,7 @@ def _skips(results: dict) -> str:
         return '<p class="muted">No check was skipped.</p>'
     rows = [[escape(s["check"]), escape(s["reason"])] for s in skips]
     return ("<p>A skipped check was not verified on this host: it is not a pass.</p>"
-            + _table(["check", "reason"], rows))
+            + table(["check", "reason"], rows))
 
 
 def _baseline(comp: dict | None) -> str:
@@ -418,21 +239,21 @@ def _baseline(comp: dict | None) -> str:
             + (f" on {escape(str(m['hostname']))}" if m.get("hostname") else "")
             + (f" ({escape(str(m['cpu_model']))})" if m.get("cpu_model") else "")
             + f"; tolerance {comp['tolerance']:.1%}. "
-            + _badge("REGRESSION" if not comp["ok"] else "ok")
+            + badge("REGRESSION" if not comp["ok"] else "ok")
             + " " + escape(", ".join(f"{n} {s}" for s, n in sorted(comp.get("counts", {}).items()))) + "</p>")
     order = {"REGRESSION": 0, "missing": 1, "changed": 2, "new": 3, "improved": 4, "ok": 5}
     rows = []
     for r in sorted(comp["rows"], key=lambda r: order.get(r["status"], 9)):
         rows.append([escape(r["test"].split("::", 1)[-1]), escape(r["name"]), escape(fmt(r["baseline"])),
                      escape(fmt(r["current"])), escape(r.get("unit") or ""), escape(pct(r["change"])),
-                     escape(DIRECTION.get(r["op"], "")), _badge(r["status"])])
-    html = head + _table(["check", "figure", "baseline", "current", "unit", "change", "direction", "status"], rows,
+                     escape(DIRECTION.get(r["op"], "")), badge(r["status"])])
+    html = head + table(["check", "figure", "baseline", "current", "unit", "change", "direction", "status"], rows,
                          num_cols=(2, 3, 5))
     if comp.get("host_differences"):
-        html += "<h3>Host differences</h3>" + _table(
+        html += "<h3>Host differences</h3>" + table(
             ["what", "baseline", "this run"], [[escape(str(x)) for x in d] for d in comp["host_differences"]])
     if comp.get("outcome_changes"):
-        html += "<h3>Verdict changes</h3>" + _table(
+        html += "<h3>Verdict changes</h3>" + table(
             ["check", "baseline", "this run"], [[escape(str(x)) for x in d] for d in comp["outcome_changes"]])
     return html
 
@@ -459,13 +280,13 @@ def _reproduce(results: dict) -> str:
     inv = results.get("inventory", {})
     prof = results.get("profile", {})
     pairs = [("command line", f"<code>{escape(str(run.get('command', '')))}</code>"),
-             ("working directory", _or_unknown(run.get("cwd"))),
+             ("working directory", or_unknown(run.get("cwd"))),
              ("dpdk-harness", escape(_harness_text(results))),
-             ("DPDK version", _or_unknown(inv.get("dpdk_version"))),
-             ("kernel command line", _or_unknown(inv.get("kernel_cmdline"))),
+             ("DPDK version", or_unknown(inv.get("dpdk_version"))),
+             ("kernel command line", or_unknown(inv.get("kernel_cmdline"))),
              ("profile", f"{escape(str(prof.get('name', '')))} <span class='muted small'>"
                          f"{escape(str(prof.get('path', '')))}</span>")]
-    html = _kv(pairs)
+    html = kv(pairs)
     if run.get("rerun"):
         checkout = (f"git -C {h.get('source')} checkout {h['commit']}  # the harness as it ran"
                     + (" (it had local changes)" if h.get("dirty") else "") + "\n" if h.get("commit") else "")
@@ -502,7 +323,7 @@ def render(results: dict) -> str:
         ("inventory", "Host inventory", _inventory(results) + "<h3>Ports</h3>" + _ports(results)),
         ("verdicts", "Verdicts per suite", _verdicts(results)),
         ("figures", "Measured vs target", _figures(results)),
-        ("charts", "Charts", _charts(results)),
+        ("charts", "Charts", charts_section(results)),
         ("skips", "Skipped checks", _skips(results)),
     ]
     if results.get("soak"):
@@ -522,7 +343,7 @@ def render(results: dict) -> str:
     outcomes = ", ".join(f"{n} {k}" for k, n in results.get("outcomes", {}).items() if n) or "no tests ran"
     rerun = (results.get("run") or {}).get("rerun")
     body = "".join(f'<section id="{sid}"><h2>{escape(name)}</h2>{html}</section>' for sid, name, html in sections)
-    signoff = _kv([("qualified by", ""), ("date", ""), ("signature", "")]).replace('class="kv"', 'class="kv signoff"')
+    signoff = kv([("qualified by", ""), ("date", ""), ("signature", "")]).replace('class="kv"', 'class="kv signoff"')
     return (
         "<!DOCTYPE html>\n"
         f'<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">'
