@@ -1182,20 +1182,19 @@ out:
     return err ? err : fd;
 }
 
-int64_t probe_inject(const char *ifname, const char *netns_path, uint32_t n_flows, uint64_t count,
-                     uint16_t frame_size, uint64_t rate_pps)
+int64_t probe_send_frames(const char *ifname, const char *netns_path, uint16_t len, uint64_t count,
+                          uint64_t rate_pps, void (*build)(uint8_t *buf, uint16_t len, uint64_t i, void *arg),
+                          void *arg)
 {
+    uint8_t buf[RTE_ETHER_MAX_JUMBO_FRAME_LEN];
+    if (ifname == NULL || build == NULL || len > sizeof(buf))
+        return -EINVAL;
     uint64_t gap_ns = rate_pps ? 1000000000ull / rate_pps : 0;
     struct timespec next;
     clock_gettime(CLOCK_MONOTONIC, &next);
-    uint8_t buf[RTE_ETHER_MAX_JUMBO_FRAME_LEN];
-    if (ifname == NULL || frame_size > sizeof(buf))
-        return -EINVAL;
     int fd = probe_open_packet_socket(ifname, netns_path);
     if (fd < 0)
         return fd;
-    uint16_t len = frame_len(frame_size);
-    uint32_t flows = n_flows ? n_flows : 1;
     memset(buf, 0, sizeof(buf));
     uint64_t sent = 0;
     int retries = 0;
@@ -1208,7 +1207,7 @@ int64_t probe_inject(const char *ifname, const char *netns_path, uint32_t n_flow
             }
             clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
         }
-        frame_build(buf, len, (uint32_t)(sent % flows), sent, rte_rdtsc());
+        build(buf, len, sent, arg);
         ssize_t w = send(fd, buf, len, 0);
         if (w == (ssize_t)len) {
             sent++;
@@ -1225,6 +1224,21 @@ int64_t probe_inject(const char *ifname, const char *netns_path, uint32_t n_flow
     }
     close(fd);
     return (int64_t)sent;
+}
+
+static void inject_build(uint8_t *buf, uint16_t len, uint64_t i, void *arg)
+{
+    uint32_t flows = *(const uint32_t *)arg;
+    frame_build(buf, len, (uint32_t)(i % flows), i, rte_rdtsc());
+}
+
+int64_t probe_inject(const char *ifname, const char *netns_path, uint32_t n_flows, uint64_t count,
+                     uint16_t frame_size, uint64_t rate_pps)
+{
+    if (ifname == NULL || frame_size > RTE_ETHER_MAX_JUMBO_FRAME_LEN)
+        return -EINVAL;
+    uint32_t flows = n_flows ? n_flows : 1;
+    return probe_send_frames(ifname, netns_path, frame_len(frame_size), count, rate_pps, inject_build, &flows);
 }
 
 int64_t probe_write_pcap(const char *path, uint32_t n_flows, uint64_t count, uint16_t frame_size)

@@ -10,6 +10,13 @@
  * netns_path if given (the calling thread returns to its own namespace); fd or -errno */
 int probe_open_packet_socket(const char *ifname, const char *netns_path);
 
+/* send count frames of len bytes on such a socket, build(buf, len, i, arg) filling frame i (from 0) in a
+ * zeroed buffer first; rate_pps paces them (0: as fast as the socket takes them), ENOBUFS/EAGAIN are
+ * retried; frames sent, or -errno when none was (-EINVAL for a frame over the jumbo length) */
+int64_t probe_send_frames(const char *ifname, const char *netns_path, uint16_t len, uint64_t count,
+                          uint64_t rate_pps, void (*build)(uint8_t *buf, uint16_t len, uint64_t i, void *arg),
+                          void *arg);
+
 /* ---- one lifecycle for every loop on a worker lcore (harness/native/job.c) ----
  *
  * A handle (a run, a perf run, an RSS capture, a spin loop) embeds a struct probe_job named job and

@@ -361,38 +361,26 @@ int probe_rss_capture_free(probe_rss_capture *c) { return c ? probe_job_free(&c-
 
 /* ---------------------------------------------------------------- kernel side */
 
+struct rss_inject_arg {
+    const struct probe_rss_tuple *tuples;
+    uint32_t n_tuples;
+    uint64_t first;
+};
+
+static void rss_inject_build(uint8_t *buf, uint16_t len, uint64_t i, void *arg)
+{
+    const struct rss_inject_arg *a = arg;
+    rss_build_frame(buf, len, &a->tuples[(a->first + i) % a->n_tuples], a->first + i);
+}
+
 int64_t probe_rss_inject(const char *ifname, const char *netns_path, const struct probe_rss_tuple *tuples,
                          uint32_t n_tuples, uint64_t first, uint64_t count, uint16_t frame_size)
 {
-    uint8_t buf[RTE_ETHER_MAX_JUMBO_FRAME_LEN];
-    if (ifname == NULL || tuples == NULL || n_tuples == 0 || frame_size > sizeof(buf))
+    if (ifname == NULL || tuples == NULL || n_tuples == 0 || frame_size > RTE_ETHER_MAX_JUMBO_FRAME_LEN)
         return -EINVAL;
     for (uint32_t i = 0; i < n_tuples; i++)
         if (!tuple_in_range(&tuples[i]))
             return -EINVAL;
-    int fd = probe_open_packet_socket(ifname, netns_path);
-    if (fd < 0)
-        return fd;
-    uint16_t len = frame_len(frame_size);
-    memset(buf, 0, sizeof(buf));
-    uint64_t sent = 0;
-    int retries = 0;
-    while (sent < count) {
-        rss_build_frame(buf, len, &tuples[(first + sent) % n_tuples], first + sent);
-        ssize_t w = send(fd, buf, len, 0);
-        if (w == (ssize_t)len) {
-            sent++;
-            retries = 0;
-            continue;
-        }
-        if ((errno == ENOBUFS || errno == EAGAIN) && retries++ < 10000) {
-            usleep(100);
-            continue;
-        }
-        int err = -errno;
-        close(fd);
-        return sent ? (int64_t)sent : err;
-    }
-    close(fd);
-    return (int64_t)sent;
+    struct rss_inject_arg arg = {tuples, n_tuples, first};
+    return probe_send_frames(ifname, netns_path, frame_len(frame_size), count, 0, rss_inject_build, &arg);
 }
