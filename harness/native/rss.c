@@ -140,37 +140,39 @@ static struct rte_eth_rss_reta_entry64 *reta_groups(uint16_t reta_size)
     return g;
 }
 
-int probe_rss_reta_query(uint16_t port, uint16_t *reta, uint16_t reta_size)
+/* the redirection table of port: read into out, or written from in (the other NULL; both NULL: -EINVAL) */
+static int reta_io(uint16_t port, uint16_t *out, const uint16_t *in, uint16_t reta_size)
 {
     if (!rte_eth_dev_is_valid_port(port))
         return -ENODEV;
-    if (reta == NULL || reta_size == 0 || reta_size > PROBE_RSS_RETA_MAX)
+    if ((out == NULL && in == NULL) || reta_size == 0 || reta_size > PROBE_RSS_RETA_MAX)
         return -EINVAL;
     struct rte_eth_rss_reta_entry64 *g = reta_groups(reta_size);
     if (g == NULL)
         return -ENOMEM;
-    int rc = rte_eth_dev_rss_reta_query(port, g, reta_size);
-    if (rc == 0)
+    int rc;
+    if (in != NULL) {
         for (uint16_t i = 0; i < reta_size; i++)
-            reta[i] = g[i / RTE_ETH_RETA_GROUP_SIZE].reta[i % RTE_ETH_RETA_GROUP_SIZE];
+            g[i / RTE_ETH_RETA_GROUP_SIZE].reta[i % RTE_ETH_RETA_GROUP_SIZE] = in[i];
+        rc = rte_eth_dev_rss_reta_update(port, g, reta_size);
+    } else {
+        rc = rte_eth_dev_rss_reta_query(port, g, reta_size);
+        if (rc == 0)
+            for (uint16_t i = 0; i < reta_size; i++)
+                out[i] = g[i / RTE_ETH_RETA_GROUP_SIZE].reta[i % RTE_ETH_RETA_GROUP_SIZE];
+    }
     free(g);
     return rc;
 }
 
+int probe_rss_reta_query(uint16_t port, uint16_t *reta, uint16_t reta_size)
+{
+    return reta_io(port, reta, NULL, reta_size);
+}
+
 int probe_rss_reta_update(uint16_t port, const uint16_t *reta, uint16_t reta_size)
 {
-    if (!rte_eth_dev_is_valid_port(port))
-        return -ENODEV;
-    if (reta == NULL || reta_size == 0 || reta_size > PROBE_RSS_RETA_MAX)
-        return -EINVAL;
-    struct rte_eth_rss_reta_entry64 *g = reta_groups(reta_size);
-    if (g == NULL)
-        return -ENOMEM;
-    for (uint16_t i = 0; i < reta_size; i++)
-        g[i / RTE_ETH_RETA_GROUP_SIZE].reta[i % RTE_ETH_RETA_GROUP_SIZE] = reta[i];
-    int rc = rte_eth_dev_rss_reta_update(port, g, reta_size);
-    free(g);
-    return rc;
+    return reta_io(port, NULL, reta, reta_size);
 }
 
 /* ---------------------------------------------------------------- frames */
