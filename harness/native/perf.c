@@ -289,12 +289,9 @@ static void task_recv(struct probe_perf *r, const struct probe_perf_task *t, str
                       struct recv_state *v)
 {
     struct rte_mbuf *bufs[PROBE_MAX_BURST];
-    uint16_t n = rte_eth_rx_burst(t->rx_port, t->rx_queue, bufs, r->conf.burst);
-    s->polls++;
-    if (n == 0) {
-        s->empty_polls++;
+    uint16_t n = probe_rx_counted(t->rx_port, t->rx_queue, bufs, r->conf.burst, &s->polls, &s->empty_polls);
+    if (n == 0)
         return;
-    }
     uint64_t now = rte_rdtsc();
     s->rx_pkts += n;
     /* the burst's counts in locals: the histogram's stores could alias the counters, which would then be
@@ -402,9 +399,7 @@ static void task_dut(struct probe_perf *r, const struct probe_perf_task *t, stru
 {
     struct rte_mbuf *bufs[PROBE_MAX_BURST];
     uint16_t burst = r->conf.burst;
-    uint16_t n = rte_eth_rx_burst(t->rx_port, t->rx_queue, bufs, burst);
-    s->polls++;
-    s->empty_polls += n == 0;
+    uint16_t n = probe_rx_counted(t->rx_port, t->rx_queue, bufs, burst, &s->polls, &s->empty_polls);
     if ((t->flags & PROBE_PERF_DUT_SPIN) && t->cost_cycles) {
         /* a dedicated lcore: serve what arrived, spending the cost in real cycles; its queue is
          * the rx ring in front of it (when that is full, the sender's tx fails) */

@@ -733,12 +733,9 @@ static uint16_t copy_burst(struct probe_task_stats *s, struct rte_mbuf **bufs, u
 static inline void task_fwd(struct probe_run *r, const struct probe_task *t, struct probe_task_stats *s)
 {
     struct rte_mbuf *bufs[PROBE_MAX_BURST];
-    uint16_t n = rte_eth_rx_burst(t->rx_port, t->rx_queue, bufs, r->conf.burst);
-    s->rx_polls++;
-    if (n == 0) {
-        s->rx_empty_polls++;
+    uint16_t n = probe_rx_counted(t->rx_port, t->rx_queue, bufs, r->conf.burst, &s->rx_polls, &s->rx_empty_polls);
+    if (n == 0)
         return;
-    }
     s->rx_pkts += n;
     if (unlikely(r->conf.trace != NULL || (r->conf.flags & PROBE_F_COPY_FWD))) {
         if (tracing(r))
@@ -809,12 +806,9 @@ static inline void task_gen(struct probe_run *r, const struct probe_task *t, str
 static inline void task_sink(struct probe_run *r, const struct probe_task *t, struct probe_task_stats *s)
 {
     struct rte_mbuf *bufs[PROBE_MAX_BURST];
-    uint16_t n = rte_eth_rx_burst(t->rx_port, t->rx_queue, bufs, r->conf.burst);
-    s->rx_polls++;
-    if (n == 0) {
-        s->rx_empty_polls++;
+    uint16_t n = probe_rx_counted(t->rx_port, t->rx_queue, bufs, r->conf.burst, &s->rx_polls, &s->rx_empty_polls);
+    if (n == 0)
         return;
-    }
     if (tracing(r))
         trace_burst(r, t, PROBE_TRACE_RX, bufs, n);
     uint64_t bytes = 0, ours = 0;

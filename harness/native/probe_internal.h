@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <rte_ethdev.h>
+
 /* an AF_PACKET socket (send only) bound to ifname, opened inside the network namespace at
  * netns_path if given (the calling thread returns to its own namespace); fd or -errno */
 int probe_open_packet_socket(const char *ifname, const char *netns_path);
@@ -60,6 +62,16 @@ int probe_job_lcore_ok(uint32_t lcore);
 /* fn(arg) once on a worker lcore, waited for (one-shot readings, not loops); fn's return value */
 int probe_job_once(uint32_t lcore, int (*fn)(void *), void *arg);
 void probe_job_finished(struct probe_job *job);
+
+/* one rx burst of a poll loop, counted: polls + 1, and empty_polls + 1 when nothing came; the packets */
+static inline uint16_t probe_rx_counted(uint16_t port, uint16_t queue, struct rte_mbuf **bufs, uint16_t burst,
+                                        uint64_t *polls, uint64_t *empty_polls)
+{
+    uint16_t n = rte_eth_rx_burst(port, queue, bufs, burst);
+    (*polls)++;
+    *empty_polls += n == 0;
+    return n;
+}
 
 static inline int probe_job_stopping(const struct probe_job *job)
 {
