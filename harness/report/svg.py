@@ -80,6 +80,14 @@ def _y_axis(out: list[str], subtitle: str, ticks, y, label: str, *, left: float,
                    f'text-anchor="middle" class="ax">{escape(label)}</text>')
 
 
+def _close(out: list[str], legend: list[str], left: int, height: int) -> str:
+    """The legend line (if any) and the closing tag; the chart as text."""
+    if legend:
+        out.append(f'<text x="{left}" y="{height - 6}" class="ax">{"  ·  ".join(legend)}</text>')
+    out.append("</svg>")
+    return "".join(out)
+
+
 def bar_chart(title: str, bars: list[Bar], *, unit: str = "", reference: float | None = None,
               reference_label: str = "", subtitle: str = "", width: int = 640, height: int = 260) -> str:
     """An ``<svg>`` element (as text) charting ``bars``."""
@@ -143,10 +151,7 @@ def bar_chart(title: str, bars: list[Bar], *, unit: str = "", reference: float |
         legend.append("whisker: min..max")
     if any(b.lower_bound for b in bars):
         legend.append("hatched ≥: lower bound (tester limit; device not saturated)")
-    if legend:
-        out.append(f'<text x="{left}" y="{height - 6}" class="ax">{"  ·  ".join(legend)}</text>')
-    out.append("</svg>")
-    return "".join(out)
+    return _close(out, legend, left, height)
 
 
 def log_ticks(lo: float, hi: float) -> list[float]:
@@ -220,7 +225,4 @@ def line_chart(title: str, series: list[Series], *, unit: str = "", log_y: bool 
               for i, s in enumerate(series)]
     if any(s.targets for s in series):
         legend.append('<tspan class="tgk">- - -</tspan> limit')
-    if legend:
-        out.append(f'<text x="{left}" y="{height - 6}" class="ax">{"  ·  ".join(legend)}</text>')
-    out.append("</svg>")
-    return "".join(out)
+    return _close(out, legend, left, height)
