@@ -55,6 +55,21 @@ class UnsafeDeviceError(HostError):
     """A device the harness refuses to take (active netdev, not a network controller)."""
 
 
+class OverloadedTesterError(HarnessError):
+    """The tester itself could not keep up (its lcore preempted, the generator behind schedule) in
+    every trial the retry budget allowed: the check says nothing about the device and is an ERROR,
+    never a device FAIL. ``str()`` starts with "tester overloaded:"."""
+
+
+class BringUpError(HarnessError):
+    """The ports under test could not be brought up; ``str()`` names DPDK's cause and the profile key.
+    Raised once by the check that owns bring-up; every later check that needs those ports is skipped
+    naming it (``harness.session.HarnessSession.topology``)."""
+
+    cause: str = ""             # the problem without the device's name: one cause met on several topologies
+    profile_ports: bool = False  # the profile's own ports (their check, suites/ports, reports it)
+
+
 class DpdkUnavailableError(HarnessError, ImportError):
     """DPDK or the compiled probe is missing or stale."""
 

@@ -23,8 +23,8 @@ import time
 import pytest
 
 from harness import __version__, fixtures, preflight, registry, report
-from harness.errors import HarnessError, UsageError
-from harness.profile import default_profile_path, load_profile
+from harness.errors import BringUpError, HarnessError, OverloadedTesterError, UsageError
+from harness.profile import default_profile_path, load_profile, warnings_for
 from harness.report import baseline
 from harness.session import HarnessSession
 from harness.stash import NO_REPORTS_KEY, REPORT_DIR_KEY, SESSION_KEY, SOAK_KEY, SUITE_ROOTS_KEY
@@ -207,6 +207,8 @@ def pytest_configure(config):
                                        f"({', '.join(registry.CAPABILITIES)})")
     config.addinivalue_line("markers", "allow_mbuf_leak: the test leaves mbufs in use on purpose")
     config.addinivalue_line("markers", "audit: a check of suites/audit (judges the application given with --audit)")
+    config.addinivalue_line("markers", "owns_bringup: the check that reports a failed bring-up of the ports under "
+                                       "test (suites/ports); every other check needing them is skipped naming it")
     if hasattr(config, "workerinput"):
         return
     _refuse_xdist(config)
@@ -237,6 +239,8 @@ def pytest_configure(config):
         if _runs_tests(config) and not config.option.xmlpath:
             report_dir.mkdir(parents=True, exist_ok=True)
             config.option.xmlpath = str(report_dir / "junit.xml")
+    for line in warnings_for(prof):  # allowed but almost certainly not meant: said before anything runs
+        config.issue_config_time_warning(UserWarning(f"dpdk-harness: profile {prof.name}: {line}"), stacklevel=2)
     wait = config.getoption("cpu_wait")
     sess = HarnessSession(prof, sys_root=SYS_ROOT, proc_root=PROC_ROOT, probe_fault=config.getoption("probe_fault"),
                           cpu_wait_s=lease.DEFAULT_TIMEOUT_S if wait is None else wait,
@@ -322,7 +326,8 @@ def pytest_report_header(config):
         f"{'hugepages' if p.eal.hugepages else 'without hugepages'}",
         f"hugepages: {pools or 'none'}",
         f"reports: {config.stash[REPORT_DIR_KEY] or config.stash.get(NO_REPORTS_KEY, 'none')}",
-    ] + ([f"EMULATED NIC: {inventory.emulated_nic()} (the emulated-NIC lab): not a hardware qualification"]
+    ] + [f"WARNING: {line}" for line in warnings_for(p)] + (
+        [f"EMULATED NIC: {inventory.emulated_nic()} (the emulated-NIC lab): not a hardware qualification"]
          if inventory.emulated_nic() else []) + (
         [f"PROBE FAULT: {config.getoption('probe_fault')} (deliberate, for mutation tests: results are not a "
           "qualification)"] if config.getoption("probe_fault") else [])
@@ -338,28 +343,66 @@ def pytest_generate_tests(metafunc):
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item):
-    """Leak guard: a test that leaves mbufs of the pool in use fails, naming the count."""
+    """Leak guard: a test that leaves mbufs of the pool in use fails, naming the count. It runs for
+    checks that failed or raised too (the leak is added to their report), and after a leak the pool
+    is restored where it can be, or later pool-dependent checks are marked not judgeable."""
     sess = item.config.stash.get(SESSION_KEY, None)
     pool = sess.pool if sess is not None and sess.started else None
     before = (pool.stats().in_use, _accounted(sess)) if pool is not None else None
-    result = yield
-    if before is None or item.get_closest_marker("allow_mbuf_leak"):
-        return result
-    deadline = time.monotonic() + LEAK_SETTLE_S
-    parked = None
-    while True:
-        leaked = (pool.stats().in_use - before[0]) - (_accounted(sess) - before[1]) - (parked or 0)
-        if leaked > 0 and parked is None:  # NIC tx rings park sent mbufs until their PMD cleans up
-            parked = sum(t.reclaim_tx() for t in sess.topologies.values())
-            continue
-        if leaked <= 0 or time.monotonic() > deadline:
-            break
-        time.sleep(0.05)
-    if leaked > 0:
-        pytest.fail(f"mbuf leak: {leaked} mbufs of pool dh_pool still in use after the test "
-                    f"(in use before: {before[0]}); free every mbuf rte_eth_tx_burst did not take",
-                    pytrace=False)
+    guarded = before is not None and not item.get_closest_marker("allow_mbuf_leak")
+    try:
+        result = yield
+    except BaseException:
+        if guarded:
+            msg = _leak_check(item, sess, pool, before)
+            if msg:
+                item.stash[LEAK_KEY] = msg
+        raise
+    if guarded:
+        msg = _leak_check(item, sess, pool, before)
+        if msg:
+            pytest.fail(msg, pytrace=False)
     return result
+
+
+LEAK_KEY = pytest.StashKey[str]()
+
+
+def _leak_check(item, sess, pool, before) -> str | None:
+    """None, or the one-line leak verdict (after trying to give the pool back what the check took)."""
+    try:
+        deadline = time.monotonic() + LEAK_SETTLE_S
+        parked = None
+        while True:
+            leaked = (pool.stats().in_use - before[0]) - (_accounted(sess) - before[1]) - (parked or 0)
+            if leaked > 0 and parked is None:  # NIC tx rings park sent mbufs until their PMD cleans up
+                parked = sum(t.reclaim_tx() for t in sess.topologies.values())
+                continue
+            if leaked <= 0 or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        if leaked <= 0:
+            return None
+        recovered = pool.release()  # mbufs the check took with Mempool.hold() and never gave back
+        left = max(0, leaked - recovered)
+    except HarnessError as exc:  # the pool itself is gone: say so, do not hide the check's own verdict
+        return f"mbuf leak guard: cannot read pool dh_pool after {item.name}: {exc}"
+    msg = (f"mbuf leak: {item.name} left {leaked} mbufs of pool dh_pool in use (in use before: {before[0]})"
+           + (f"; {recovered} held mbufs were given back" if recovered else "")
+           + "; free every mbuf rte_eth_tx_burst did not take, and give back what a check takes in a finally")
+    sess.leaks.append(msg)
+    if left:
+        from harness.mempool import pipeline_terms
+        from harness.topology import profile_port_count
+        need = sum(t.mbufs for t in pipeline_terms(sess.profile, profile_port_count(sess.profile),
+                                                   len(sess.profile.eal.lcores)))
+        size = pool.stats().size
+        lost = pool.stats().in_use - _accounted(sess)  # in use for no reason: leaked for good
+        if size - max(0, lost) < need and sess.pool_unjudgeable is None:
+            sess.pool_unjudgeable = (f"{item.name} leaked {left} mbufs of pool dh_pool: {size - max(0, lost)} of its "
+                                     f"{size} remain, below the {need} the pipeline needs (mempool.mbufs), so checks "
+                                     "that take mbufs from it cannot be judged")
+    return msg
 
 
 @pytest.fixture(scope="session")
@@ -371,8 +414,10 @@ def soak_s(request) -> float:
 def pytest_collection_modifyitems(config, items):
     """An unknown capability in @pytest.mark.requires is a usage error, before anything boots.
     Without --dpdk-soak the soak check is deselected (not skipped: it was not asked for)."""
-    if config.stash.get(SESSION_KEY, None) is None:
+    sess = config.stash.get(SESSION_KEY, None)
+    if sess is None:
         return
+    sess.bringup_owner_collected = any(i.get_closest_marker("owns_bringup") for i in items)
     if SOAK_KEY not in config.stash:
         soak = [i for i in items if "soak_s" in getattr(i, "fixturenames", ())]
         if soak:
@@ -395,12 +440,63 @@ def pytest_runtest_makereport(item, call):
     Every SKIP goes into the report with its reason; a skip is never counted as a pass."""
     rep = yield
     sess = item.config.stash.get(SESSION_KEY, None)
+    if call.when == "call" and LEAK_KEY in item.stash:
+        msg = item.stash[LEAK_KEY]
+        if isinstance(rep.longrepr, str):
+            rep.longrepr += f"\n{msg}"
+        elif hasattr(rep.longrepr, "addsection"):
+            rep.longrepr.addsection("dpdk-harness mbuf leak", msg)
+        else:
+            rep.sections.append(("dpdk-harness mbuf leak", msg))
+    if call.excinfo is not None and call.excinfo.errisinstance(BringUpError) and sess is not None:
+        _bringup_verdict(item, rep, call.excinfo.value, sess)
+    if call.excinfo is not None and call.excinfo.errisinstance(OverloadedTesterError):
+        # the tester, not the device, could not keep up: an ERROR naming that, never a device FAIL
+        rep.longrepr = str(call.excinfo.value)
+        rep.tester_overloaded = True
+        if sess is not None:
+            sess.overloaded.append(item.nodeid)
     check = item.config.stash.get(baseline.BASELINE_KEY, None)
     if check is not None:
         baseline.judge_test(item, rep, check, sess)
     if sess is not None and rep.skipped and isinstance(rep.longrepr, tuple):
         sess.skips.append((rep.nodeid, str(rep.longrepr[2]).removeprefix("Skipped: ")))
     return rep
+
+
+def _bringup_verdict(item, rep, err, sess) -> None:
+    """A failed bring-up is reported ONCE: by the check that owns it (suites/ports), or by the first
+    check that met it when the owner does not run or the ports are not the profile's own; every other
+    check that needed those ports is SKIPPED naming that cause."""
+    cause = err.cause or str(err)
+    owner = item.get_closest_marker("owns_bringup") is not None
+    reporter = sess.bringup_reported.get(cause)
+    owner_will = sess.bringup_owner_collected and sess.bringup_failed(cause)
+    if owner or (reporter in (None, item.nodeid) and not owner_will):
+        sess.bringup_reported.setdefault(cause, item.nodeid)
+        rep.longrepr = str(err)
+        return
+    by = "the ports check (suites/ports)" if owner_will else reporter
+    rep.outcome = "skipped"
+    rep.longrepr = (str(item.path), item.location[1] or 0,
+                    f"Skipped: not judgeable: the ports under test did not come up ({err}); reported by {by}")
+
+
+POOL_FIXTURES = ("pool", "ports", "topology_of", "dut_path")
+
+
+def pytest_runtest_setup(item):
+    """After a leak the pool cannot give back, checks that take mbufs from it are not judgeable."""
+    sess = item.config.stash.get(SESSION_KEY, None)
+    if sess is not None and sess.pool_unjudgeable and any(f in item.fixturenames for f in POOL_FIXTURES):
+        pytest.skip(f"not judgeable: {sess.pool_unjudgeable}")
+
+
+def pytest_report_teststatus(report, config):
+    """A check the tester could not judge (tester overloaded) is an ERROR, not a FAIL."""
+    if getattr(report, "tester_overloaded", False) and report.failed:
+        return "error", "E", ("ERROR", {"red": True})
+    return None
 
 
 def _accounted(sess) -> int:
@@ -432,6 +528,11 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     if rows:
         terminalreporter.section("dpdk-harness: measured vs target")
         terminalreporter.write_line(tabulate(rows, headers=report.HEADERS))
+    if sess.leaks:
+        terminalreporter.section("dpdk-harness: mbuf leaks")
+        after = [f"not judgeable afterwards: {sess.pool_unjudgeable}"] if sess.pool_unjudgeable else []
+        for line in sess.leaks + after:
+            terminalreporter.write_line(line)
     if skips:
         terminalreporter.section("dpdk-harness: skipped checks")
         for nodeid, reason in skips:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from harness import preflight, probe, topology
-from harness.errors import HarnessError, ProbeError, UsageError
+from harness.errors import BringUpError, HarnessError, HostError, ProbeError, ProbeNoMemoryError, UsageError
 from harness.profile import Profile
 from harness.system import hugepages, lease, pci
 from harness.system.journal import Journal
@@ -87,6 +87,12 @@ class HarnessSession:
         self.skips: list[tuple[str, str]] = []
         self.inventory: dict[str, str] = {}  # the host as found, taken once for every report
         self.histograms: list[dict[str, Any]] = []  # latency histograms for the reports (Recorder.histogram)
+        self.bringup_errors: dict[tuple, BringUpError] = {}   # topologies that did not come up, and why
+        self.bringup_reported: dict[str, str] = {}           # cause -> the check that reported it
+        self.bringup_owner_collected = False                  # the ports check (owns_bringup) will run
+        self.leaks: list[str] = []                            # one line per check that leaked mbufs
+        self.pool_unjudgeable: str | None = None              # why pool-dependent checks cannot be judged
+        self.overloaded: list[str] = []   # checks that ended "tester overloaded" (ERRORs, not FAILs)
         self.error: HarnessError | None = None
         #: told each setup step and its time ("reserving 136 hugepages of 2048 kB", 0.03): progress lines
         self.on_step: Callable[[str, float], None] | None = None
@@ -185,9 +191,19 @@ class HarnessSession:
         e = self.profile.eal
         if e.hugepages:
             node = self.profile.mempool.socket if self.profile.mempool.socket >= 0 else None
+            if node is not None and not os.path.isdir(os.path.join(self.sys_root, f"devices/system/node/node{node}")):
+                raise HostError(f"mempool.socket = {node}: this host has no NUMA node {node}; set mempool.socket = -1 "
+                                "(the ports' own socket) or the node of the ports (see suites/affinity NUMA check)")
             need = hugepages_needed(self.profile)
             with self._step(f"reserving {need} hugepages of {e.hugepage_size_kb} kB"):
-                hugepages.ensure_free(self.journal, e.hugepage_size_kb, need, node, sys_root=self.sys_root)
+                try:
+                    hugepages.ensure_free(self.journal, e.hugepage_size_kb, need, node, sys_root=self.sys_root)
+                except HostError as exc:
+                    if node is None:
+                        raise
+                    raise HostError(f"mempool.socket = {node}: node {node} cannot give the pool its hugepages ({exc}); "
+                                    "set mempool.socket = -1 (the ports' own socket) or a node with free hugepages, "
+                                    "and keep eal.lcores on that node") from exc
             with self._step("mounting hugetlbfs"):
                 self.huge_dir = hugepages.ensure_mount(self.journal, e.hugepage_size_kb, proc_root=self.proc_root)
         for addr in self.profile.ports.pci:
@@ -213,16 +229,62 @@ class HarnessSession:
         kind = kind or self.profile.ports.topology
         key = (kind, queues)
         with self._lock:
+            failed = self.bringup_errors.get(key)
+            if failed is not None:
+                raise failed  # all or nothing: the one cause, again, never a different symptom
             topo = self.topologies.get(key)
             if topo is None:
                 with self._step(f"ports: {kind}" + (f" with {queues} queues" if queues else "")):
-                    if kind == "nic":
-                        topo = topology.nic_ports(self.profile)
-                    else:
-                        topo = topology.build(kind, self.profile, self.journal, queues=queues)
+                    own_kind = "nic" if self.profile.ports.nic_mode else self.profile.ports.topology
+                    own = queues is None and kind == own_kind
+                    try:
+                        try:
+                            topo = self._make(kind, queues)
+                        except BringUpError as exc:
+                            # a topology of the harness's own (a tap for the RSS or exhaustion checks) that the
+                            # deployment's pool cannot fill next to the others: drop those, and try once more
+                            if own or not isinstance(exc.__cause__, ProbeNoMemoryError) or not self._drop_helpers():
+                                raise
+                            topo = self._make(kind, queues)
+                    except BringUpError as err:
+                        err.profile_ports = own
+                        self.bringup_errors[key] = err
+                        raise
                     self.topologies[key] = topo
-                    topology.bring_up(topo, self.profile, self.pool, queues=queues)
             return topo
+
+    def _make(self, kind: str, queues: int | None) -> topology.Topology:
+        """Build and bring up one topology, or raise BringUpError with nothing of it left behind."""
+        topo = None
+        try:
+            if kind == "nic":
+                topo = topology.nic_ports(self.profile)
+            else:
+                topo = topology.build(kind, self.profile, self.journal, queues=queues)
+            topology.bring_up(topo, self.profile, self.pool, queues=queues)
+            return topo
+        except HarnessError as exc:
+            if topo is not None:  # no half-built topology stays behind
+                topology.teardown(topo)
+            if isinstance(exc, BringUpError):
+                raise
+            err = BringUpError(f"{kind} ports: {exc}; the ports could not be built")
+            err.cause = str(exc)
+            raise err from exc
+
+    def _drop_helpers(self) -> bool:
+        """Tear down the topologies the harness built for itself (not the profile's own ports), giving
+        their mbufs back to the pool; True when there was one."""
+        own = ("nic" if self.profile.ports.nic_mode else self.profile.ports.topology, None)
+        dropped = False
+        for key in [k for k in self.topologies if k != own]:
+            topology.teardown(self.topologies.pop(key))
+            dropped = True
+        return dropped
+
+    def bringup_failed(self, cause: str) -> bool:
+        """Whether the profile's own ports failed to come up for ``cause`` (their check reports it)."""
+        return any(e.profile_ports and e.cause == cause for e in self.bringup_errors.values())
 
     # ---------------------------------------------------------------- teardown
 

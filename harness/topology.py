@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness import probe
-from harness.errors import ProbeError, ProbeUnsupportedError, UsageError
+from harness.errors import BringUpError, ProbeError, ProbeUnsupportedError, UsageError
 from harness.probe import Mempool, Port, PortConf
-from harness.profile import Profile
+from harness.profile import Profile, queue_rule_problem
 from harness.registry import TOPOLOGIES, topology_names
 
 
@@ -132,9 +132,6 @@ def _port_conf(profile: Profile, port: Port, *, queues: int | None = None,
     """The profile's port configuration, as far as this device supports it; what it cannot is noted."""
     info = port.info()
     q = profile.queues
-    problems = descriptor_problems(profile, info)
-    if problems:
-        raise UsageError("; ".join(problems))
     notes: dict[str, str] = {}
     nb_rxq = min(queues or q.rx, info["max_rx_queues"])
     nb_txq = min(queues or q.tx, info["max_tx_queues"])
@@ -162,13 +159,38 @@ def _port_conf(profile: Profile, port: Port, *, queues: int | None = None,
     return conf, notes
 
 
+def _bringup_error(port_text: str, cause: str, identity: str | None = None) -> BringUpError:
+    """``identity``: the cause without the device's name, so one profile problem met on several
+    topologies (the deployment's ports, a tap the harness builds) is reported once."""
+    err = BringUpError(f"{port_text}: {cause}")
+    err.cause = identity or cause
+    return err
+
+
 def bring_up(topo: Topology, profile: Profile, pool: Mempool, *, queues: int | None = None) -> Topology:
-    """Configure and start every port of the topology with the profile's queues and pool."""
+    """Configure and start every port of the topology with the profile's queues and pool.
+
+    Raises :class:`BringUpError` naming DPDK's cause and the profile key: a PMD queue-count rule or a
+    descriptor count the device refuses is found before the device is touched."""
     before = pool.stats().in_use
     for port in topo.ports:
         conf, notes = _port_conf(profile, port, queues=queues, device_rss=topo.device_rss)
-        port.configure(conf, pool)
-        port.start()
+        info = port.info()
+        where = f"port {info['name']} ({info['driver']})"
+        rule = queue_rule_problem(info["driver"], conf.nb_rxq, conf.nb_txq)
+        if rule:
+            raise _bringup_error(where, rule)
+        desc = descriptor_problems(profile, info)
+        if desc:  # a profile problem: named once, whichever topology meets it first
+            raise _bringup_error(where, "; ".join(desc) + " (a profile problem)",
+                                 "; ".join(d.split(":")[0] for d in desc))
+        try:
+            port.configure(conf, pool)
+            port.start()
+        except ProbeError as exc:
+            raise _bringup_error(where, f"{exc}; the device refused the profile's port configuration: check "
+                                        "queues.rx / queues.tx / queues.rx_desc / queues.tx_desc and the tx "
+                                        "thresholds against the device's limits (PMD log above)") from exc
         topo.port_conf = conf
         for k, v in notes.items():
             topo.notes.setdefault(k, v)

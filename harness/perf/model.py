@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Sequence
 
-from harness.errors import UsageError
+from harness.errors import OverloadedTesterError, UsageError
 from harness.frames import (  # noqa: F401  (perf.<name> for the suites)
     IMIX,
     LINK_GBPS_RANGE,
@@ -137,6 +137,8 @@ class TrialResult:
     behind_max: int = 0         # most frames the generator fell behind its schedule
     gaps: int = 0               # loop turns longer than GAP_NS: the lcore was not running
     gap_max_s: float = 0.0
+    gap_s: float = 0.0          # their total: time the tester's lcore was not running
+    ext_stall_s: float = 0.0    # time an external DUT's threads (dpdk-testpmd) waited for a CPU (preempted)
     rate_slack: float = 0.0     # a passing trial offers at least rate x (1 - rate_slack)
     dut: dict = field(default_factory=dict)     # calibrated DUT counters, when there is one
     latency: Latency | None = None
@@ -180,10 +182,49 @@ class TrialResult:
         return self.rate > 0 and self.offered_pps < self.rate * (1 - self.rate_slack)
 
     @property
+    def tester_short(self) -> int:
+        """Tester loss: frames the generator did not offer on schedule, never handed over (ungenerated)
+        or handed over so late that the offered rate fell short of the intended one."""
+        late = round(self.intended * -self.rate_error) if self.offered_short else 0
+        return max(self.ungenerated, late)
+
+    @property
+    def device_lost(self) -> int:
+        """Device loss: frames handed to the port that did not come back (tx refused them, or they
+        were lost on the way). Frames the generator never handed over are not the device's."""
+        return max(0, self.attempted - self.received)
+
+    def spoiled(self, goal_loss: float = 0.0) -> str | None:
+        """Why this trial says nothing about the device, or None.
+
+        A trial is spoiled when what made it fail is the tester not keeping up: the generator fell short
+        of its own schedule (tester loss) by no more than the frames due while its lcore was not running
+        (gaps: the lcore preempted), and the device lost nothing beyond the goal, or no more than the
+        frames due while the external application's threads waited for a CPU. Such a trial is run again
+        (RFC 2544 practice); a shortfall no pause explains is the generator's own limit, and a device
+        that lost frames with no pause to explain it fails the trial whatever the tester did."""
+        short, dev = self.tester_short, self.device_lost
+        dev_bad = bool(self.intended) and dev / self.intended > goal_loss
+        if not short and not dev_bad:
+            return None
+        why = []
+        if short:
+            if not self.gaps or short > self.rate * self.gap_s + self.burst:
+                return None
+            why.append(f"generator behind schedule: {short} of {self.intended} frames not offered on time "
+                       f"while its lcore was off its CPU {self.gaps} times for {self.gap_s * 1e3:.1f} ms "
+                       f"(longest {self.gap_max_s * 1e3:.1f} ms)")
+        if dev_bad:
+            if not self.ext_stall_s or dev > self.rate * self.ext_stall_s + self.burst:
+                return None
+            why.append(f"external application preempted: its threads waited {self.ext_stall_s * 1e3:.1f} ms for a "
+                       f"CPU while {dev} frames were lost")
+        return "; ".join(why) + f" (tester loss {short}, device loss {dev})"
+
+    @property
     def tester_stalled(self) -> bool:
-        """The trial's only shortfall is the tester's own: its lcore was not running for a while (gaps)
-        and every frame it did hand over arrived. Says nothing about the DUT: such a trial is repeated."""
-        return self.gaps > 0 and self.ungenerated > 0 and self.received >= self.attempted
+        """Kept for callers of the earlier name: :meth:`spoiled` at zero loss."""
+        return self.spoiled() is not None
 
     def passes(self, goal_loss: float = 0.0) -> bool:
         lossless = self.lost == 0 if goal_loss <= 0 else self.loss_ratio <= goal_loss
@@ -192,7 +233,8 @@ class TrialResult:
     def line(self) -> str:
         return (f"{self.frames} {self.rate / 1e6:.4f} Mpps x {self.duration:g}s: intended {self.intended}, "
                 f"offered {self.offered_pps / 1e6:.4f} Mpps, received {self.received_pps / 1e6:.4f} Mpps, "
-                f"lost {self.lost} ({self.loss_ratio:.2e}: unsent {self.unsent}, ungenerated {self.ungenerated}"
+                f"lost {self.lost} ({self.loss_ratio:.2e}: device {self.device_lost} of which unsent {self.unsent}, "
+                f"tester {self.ungenerated} ungenerated"
                 + (f", dut drops {self.dut.get('dut_drops', 0)}" if self.dut else "") + ")"
                 + (f", offered {self.rate_error:+.2%} short of intended" if self.offered_short else ""))
 
@@ -262,6 +304,30 @@ class SearchResult:
     best: TrialResult | None            # the trial at ``rate``
     exhausted: bool = False             # max_trials ran out before the width was reached
     repeated: list[TrialResult] = field(default_factory=list)  # trials set aside: the tester stalled
+    spoiled: list[TrialResult] = field(default_factory=list)   # failing trials kept although spoiled (budget out)
+
+    def tester_overload(self, floor: float | None = None) -> str | None:
+        """Why a result below ``floor`` (default: the lowest failing rate) says nothing about the device,
+        or None: trials below it, or the lowest failing trial (which bounds the result), failed only
+        because the tester could not keep up, even after the repeats, and no trial the tester did not
+        spoil failed below the floor. A floor above what the tester
+        can offer at all (``max_rate``) is the tester's ceiling, judged as such, not an overload."""
+        limit = self.upper if floor is None else floor
+        if not self.spoiled or limit is None or limit > self.max_rate * (1 + 1e-9):
+            return None
+        failing = [t for t in self.trials if not t.passes(self.goal_loss)]
+        if any(t.rate < limit and t.spoiled(self.goal_loss) is None for t in failing):
+            return None  # the device lost frames below the floor on its own
+        # spoiled failures below the floor, or the one that is the lowest failing rate: it cut the search off
+        # (the result lands within the width under it), so the result below the floor is the tester's
+        bound = self.upper if self.upper is not None else -1.0
+        below = [t for t in self.spoiled if t.rate <= limit * (1 + 1e-9) or abs(t.rate - bound) <= 1e-9 * bound]
+        if not below:
+            return None
+        worst = min(below, key=lambda t: t.rate)
+        return (f"trials at {', '.join(f'{t.rate:,.0f}' for t in sorted(below, key=lambda t: t.rate)[:3])} pps failed "
+                f"only because the tester could not keep up ({len(self.repeated)} repeats spent), e.g. at "
+                f"{worst.rate:,.0f} pps: {worst.spoiled(self.goal_loss)}")
 
     @property
     def bounded_by_max(self) -> bool:
@@ -273,7 +339,38 @@ class SearchResult:
         return (self.upper - self.rate) / self.upper if self.upper else 0.0
 
 
-TESTER_STALL_REPEATS = 3  # per search: trials repeated because the tester's own lcore stalled
+TESTER_STALL_REPEATS = 12  # per search: trials repeated because the tester's own lcore stalled
+#: per measurement outside a search: trials run again because the tester spoiled them
+SPOILED_RETRIES = 4
+
+
+#: a worker lcore that waited this long for its CPU during a run was preempted: what it missed is the tester's
+PREEMPTED_S = 0.001
+
+
+def judgeable_trial(run: Callable[[], TrialResult], *, what: str, goal_loss: float = 0.0,
+                    retries: int = SPOILED_RETRIES) -> TrialResult:
+    """Run a trial until it is not spoiled by the tester (:meth:`TrialResult.spoiled`), up to
+    ``retries`` more times; then raise :class:`OverloadedTesterError`, an ERROR, never a device FAIL.
+
+    A trial that passes is judgeable whatever the tester did; so is one where the device lost frames."""
+    spoiled: list[TrialResult] = []
+    for _ in range(retries + 1):
+        r = run()
+        reason = r.spoiled(goal_loss)
+        if r.passes(goal_loss) or reason is None:
+            return r
+        spoiled.append(r)
+    raise OverloadedTesterError(overload_message(what, spoiled))
+
+
+def overload_message(what: str, spoiled: Sequence[TrialResult]) -> str:
+    last = spoiled[-1]
+    return (f"tester overloaded: {what}: {len(spoiled)} trial(s) in a row spoiled by the tester, the last "
+            f"{last.frames} at {last.rate:,.0f} pps: {last.spoiled() or last.line()}; tester loss "
+            f"{last.tester_short} frames, device loss {last.device_lost}: nothing is known about the device; "
+            "give the worker lcore a CPU of its own (eal.lcores, isolcpus; see suites/affinity) or re-run on a "
+            "quieter host")
 
 
 def search(trial: Callable[[float], TrialResult], max_rate: float, *, goal_loss: float = 0.0,
@@ -304,15 +401,18 @@ def search(trial: Callable[[float], TrialResult], max_rate: float, *, goal_loss:
         return f"[{lo}, {hi}] Mpps"
 
     repeated: list[TrialResult] = []
+    spoiled: list[TrialResult] = []
 
     def run(rate: float) -> TrialResult:
         nonlocal lo_r, hi_r, ran
         r = trial(rate)
-        while not r.passes(goal_loss) and r.tester_stalled and len(repeated) < TESTER_STALL_REPEATS:
+        while not r.passes(goal_loss) and r.spoiled(goal_loss) and len(repeated) < TESTER_STALL_REPEATS:
             repeated.append(r)           # RFC 2544 practice: a trial the tester spoiled is run again
             if progress is not None:
                 progress(r, f"tester stalled ({r.gaps} gaps, up to {r.gap_max_s * 1e3:.1f} ms): repeating")
             r = trial(rate)
+        if not r.passes(goal_loss) and r.spoiled(goal_loss):
+            spoiled.append(r)            # out of repeats: kept as failing, and the result says so
         ran += 1
         results.append(r)
         if r.passes(goal_loss):
@@ -357,7 +457,8 @@ def search(trial: Callable[[float], TrialResult], max_rate: float, *, goal_loss:
     return SearchResult(goal_loss=goal_loss, rate=lo_r.rate if lo_r else 0.0, upper=hi_r.rate if hi_r else None,
                         max_rate=max_rate, trials=results, best=lo_r,
                         exhausted=ran >= max_trials and hi_r is not None and
-                        (lo_r is None or hi_r.rate - lo_r.rate > width * hi_r.rate), repeated=repeated)
+                        (lo_r is None or hi_r.rate - lo_r.rate > width * hi_r.rate), repeated=repeated,
+                        spoiled=spoiled)
 
 
 @dataclass

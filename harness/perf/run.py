@@ -54,13 +54,15 @@ class Tester:
                  burst: int | None = None, flows: int = 1, frames=64, drain_s: float = 0.05,
                  pending: Callable[[], int] | None = None,
                  dut: CalibratedDut | None = None, dut_ports: tuple[Port, Port] | None = None,
-                 grace_s: float = 0.002, rx_lcore: int | None = None):
+                 grace_s: float = 0.002, rx_lcore: int | None = None,
+                 external_stall: Callable[[], float] | None = None):
         self.lcore, self.pool, self.tx, self.rx = lcore, pool, tx, rx
         self.rx_lcore = rx_lcore if rx_lcore != lcore else None
         self.rx_queues, self.burst, self.flows = rx_queues, probe.burst_or_session(burst), flows
         self.sizes, self.frames = frame_pattern(frames), frames_label(frames)
         self.drain_s, self.pending, self.grace_s = drain_s, pending, grace_s
         self.dut, self.dut_ports = dut, dut_ports
+        self.external_stall = external_stall  # seconds an external DUT has waited for a CPU, so far
         if dut is not None and dut_ports is None:
             raise UsageError("a calibrated DUT needs dut_ports=(rx port, tx port)")
         self._seq = secrets.randbits(40) << 20  # trials never share sequence numbers
@@ -105,6 +107,7 @@ class Tester:
         first_recv = len(tasks)
         if self.rx_lcore is None:
             tasks += recvs
+        stall0 = self.external_stall() if self.external_stall else 0.0
         try:
             # the loops downstream start first: the receiver (own lcore), then the DUT, then the generator
             if self.rx_lcore is not None:
@@ -125,7 +128,10 @@ class Tester:
             st = run.stop()
             dst = dut_run.stop() if dut_run is not None else None
             rst = recv_run.stop() if recv_run is not None else st
-        return self._result(rate_pps, duration_s, count, st, rx_run, rst, rx_first, dst)
+        r = self._result(rate_pps, duration_s, count, st, rx_run, rst, rx_first, dst)
+        if self.external_stall:
+            r.ext_stall_s = max(0.0, self.external_stall() - stall0)
+        return r
 
     def _drain(self, run: PerfRun, first_recv: int, rx_run: PerfRun, rx_first: int) -> None:
         """Until every frame taken by tx arrived, or nothing arrives for drain_s."""
@@ -162,7 +168,7 @@ class Tester:
                         reordered=total("reordered"), late=total("late"), stale=total("stale"),
                         foreign=total("foreign"), gen_seconds=gen_ns / 1e9 if gen_ns > 0 else duration,
                         behind_max=g["behind_max"], tsc_hz=st["tsc_hz"], hist=hist, gaps=st["gaps"],
-                        gap_max_s=st["gap_max_s"], rate_slack=max(0.001, 0.0005 / duration))
+                        gap_max_s=st["gap_max_s"], gap_s=st["gap_s"], rate_slack=max(0.001, 0.0005 / duration))
         lat_count = total("lat_count")
         if lat_count:
             r.latency = latency_from(hist, st["tsc_hz"], count=lat_count,
@@ -225,7 +231,8 @@ class DutPath:
     def tester(self, lcore: int, pool: Mempool, *, burst: int | None = None, flows: int, frames,
                drain_s: float, rx_lcore: int | None = None) -> Tester:
         return Tester(lcore, pool, self.tx, self.rx, rx_queues=self.rx_queues, burst=burst, flows=flows,
-                      frames=frames, drain_s=drain_s, pending=self.pending, rx_lcore=rx_lcore)
+                      frames=frames, drain_s=drain_s, pending=self.pending, rx_lcore=rx_lcore,
+                      external_stall=self.testpmd.run_delay_s if self.testpmd is not None else None)
 
     def close(self) -> list[str]:
         problems = []

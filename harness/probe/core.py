@@ -27,6 +27,11 @@ C_FAULTS = F_LEAK_UNSENT | F_COPY_FWD
 #: tasks of a run (struct probe_run_conf.tasks): probe.h's PROBE_MAX_TASKS, read from the header's text so
 #: this module imports without the compiled probe (the cdef hands lib the same value)
 MAX_TASKS = define("PROBE_MAX_TASKS")
+#: Python-side fault (never passed to C): every port reports ixgbe's descriptor limits (min 32, max 4096,
+#: multiples of 8), as a device stricter than the vdevs would
+F_STRICT_DESC_LIM = 1 << 16
+STRICT_DESC_LIM = {"desc_min": 32, "desc_max": 4096, "desc_align": 8}
+C_FAULTS = F_LEAK_UNSENT | F_COPY_FWD  # the fault bits perf/probe C understands
 
 # rte_ethdev.h RTE_ETH_RSS_* bits (DPDK 22.11), by the names profiles use
 RSS_BITS = {

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from harness.errors import check
-from harness.probe.core import ffi, lib, require_lib, struct_to_dict
-from harness.probe.eal import Mempool
+from harness.probe.core import F_STRICT_DESC_LIM, STRICT_DESC_LIM, ffi, lib, require_lib, struct_to_dict
+from harness.probe.eal import Eal, Mempool
 
 # ---------------------------------------------------------------- ports
 
@@ -47,6 +47,10 @@ class Port:
         check(lib.probe_port_info(self.id, out), f"port {self.id} info")
         d = struct_to_dict(out[0], "struct probe_port_info")
         d["mac"] = ":".join(f"{b:02x}" for b in d["mac"])
+        eal = Eal.current()
+        if eal is not None and eal.run.faults & F_STRICT_DESC_LIM:  # --dpdk-probe-fault strict-desc-lim
+            for kind in ("rx", "tx"):
+                d.update({f"{kind}_{k}": v for k, v in STRICT_DESC_LIM.items()})
         return d
 
     @property

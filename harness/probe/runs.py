@@ -12,6 +12,7 @@ from harness.probe.core import (
     F_COPY_FWD,
     F_LEAK_UNSENT,
     F_RSS_KEY,
+    F_STRICT_DESC_LIM,
     MODE_FWD,
     MODE_GEN,
     MODE_SINK,
@@ -78,7 +79,8 @@ class RunStats:
 _ACTIVE_RUNS: "set[Run]" = set()
 
 #: deliberate faults by name (mutation tests: --dpdk-probe-fault), booted with Eal.boot(run=RunConfig(faults=...))
-FAULTS = {"leak-unsent": F_LEAK_UNSENT, "copy-fwd": F_COPY_FWD, "rss-key": F_RSS_KEY}
+FAULTS = {"leak-unsent": F_LEAK_UNSENT, "copy-fwd": F_COPY_FWD, "rss-key": F_RSS_KEY,
+          "strict-desc-lim": F_STRICT_DESC_LIM}
 
 
 def run_config() -> RunConfig:

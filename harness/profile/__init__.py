@@ -43,7 +43,7 @@ from harness.profile.sections import (
     Targets,
     read_section,
 )
-from harness.profile.table import Bad, FrozenMap, Table, desc, id_list, unknown_key
+from harness.profile.table import Bad, FrozenMap, Table, desc, id_list, num, unknown_key
 from harness.system.pci import normalize_pci
 
 __all__ = [
@@ -71,6 +71,10 @@ __all__ = [
     "format_lcores",
     "load_profile",
     "mbufs_required",
+    "memory_needed_mb",
+    "pool_mb",
+    "queue_rule_problem",
+    "warnings_for",
     "parse_lcores",
     "parse_profile",
     "tx_thresh_problem",
@@ -78,6 +82,11 @@ __all__ = [
 
 MBUF_OVERHEAD = 128 + 64   # struct rte_mbuf + mempool object header, per mbuf (lower bound)
 ETHER_OVERHEAD = 18        # Ethernet header (14) + CRC (4): largest frame = mtu + 18
+MEMPOOL_CACHE_MAX = 512    # RTE_MEMPOOL_CACHE_MAX_SIZE
+RTE_MAX_LCORE = 128        # DPDK's default build: a pool with a cache has one rte_mempool_cache per lcore
+MEMPOOL_CACHE_BYTES = 64 + 8 * 2 * MEMPOOL_CACHE_MAX   # struct rte_mempool_cache: objs[2 x CACHE_MAX_SIZE]
+EAL_OVERHEAD_MB = 4        # EAL's own hugepage use besides the pool: malloc heap, ethdev data, rings (lower bound)
+MIN_JUDGED_PPS = 1000      # a throughput verdict that passes below this judges nothing
 
 _PROFILE_FIX = "pass --dpdk-profile with the path of a TOML profile (see profiles/)"
 _TOP_KEYS = ("name", "description")
@@ -151,12 +160,17 @@ def _cross_check(p: Profile) -> None:
         if q >= p.queues.rx:
             raise Bad(f"rss.reta[{i}]", f"sends to rx queue {q} but queues.rx is {p.queues.rx} "
                        f"(queues 0..{p.queues.rx - 1})", "lower the entry or raise queues.rx")
-    per_mbuf = p.mempool.data_room + MBUF_OVERHEAD
-    need_mb = -(-p.mempool.mbufs * per_mbuf // (1 << 20))
+    need_mb = memory_needed_mb(p)
     if need_mb > p.eal.memory_mb:
         raise Bad("mempool.mbufs", f"{p.mempool.mbufs} mbufs of {p.mempool.data_room} bytes need at "
-                   f"least {need_mb} MB but eal.memory_mb is {p.eal.memory_mb}",
-                   "raise eal.memory_mb or lower mempool.mbufs / mempool.data_room")
+                   f"least {need_mb} MB (the pool {pool_mb(p)} MB + EAL's own {EAL_OVERHEAD_MB} MB) but "
+                   f"eal.memory_mb is {p.eal.memory_mb}",
+                   f"raise eal.memory_mb to at least {need_mb} or lower mempool.mbufs / mempool.data_room")
+    if not p.ports.nic_mode:
+        driver = {"tap": "net_tap", "af_packet": "net_af_packet"}.get(p.ports.topology, "")
+        problem = queue_rule_problem(driver, p.queues.rx, p.queues.tx)
+        if problem:
+            raise Bad("queues.tx", f"ports.topology = {p.ports.topology!r}: {problem}")
     largest = p.mempool.mtu + ETHER_OVERHEAD
     for i, t in enumerate(p.targets.pps):
         if t.frame_size > largest:
@@ -164,6 +178,13 @@ def _cross_check(p: Profile) -> None:
                        f"{t.frame_size}-byte frames exceed mempool.mtu {p.mempool.mtu} "
                        f"(largest frame {largest})",
                        f"raise mempool.mtu to at least {t.frame_size - ETHER_OVERHEAD} or drop this target")
+    t = p.targets
+    for i, target in enumerate(t.pps):
+        floor = target.pps * (1 - t.tolerance)
+        if target.pps >= MIN_JUDGED_PPS > floor:
+            raise Bad("targets.tolerance", f"{num(t.tolerance)} turns targets.pps[{i}] ({target.pps:,.0f} pps at "
+                       f"{target.frame_size} bytes) into >= {floor:,.0f} pps, which any deployment passes",
+                       f"use a tolerance that keeps the bound at {MIN_JUDGED_PPS} pps or more, e.g. 0.05")
 
 
 def _build(data: Any, path: str) -> Profile:
@@ -288,6 +309,51 @@ def check_host(profile: Profile, cpus: Iterable[int], key: str = "eal.lcores") -
             hint = format_lcores([LcoreMap(i, frozenset({allowed[i]})) for i in range(len(lcores))])
             fix = f"map the lcores onto CPUs this process may use, e.g. --dpdk-lcores {hint}"
         raise UsageError(f"{key}: {problem}; {fix}")
+
+
+#: queue-count rules of PMDs, as their dev_configure enforces them (read at load and at bring-up):
+#: driver -> (rule, holds(rx, tx), where)
+PMD_QUEUE_RULES = {
+    "net_tap": ("as many tx queues as rx queues", lambda rx, tx: rx == tx,
+                "tap_dev_configure refuses other counts with -1, which reads as EPERM \"Operation not permitted\""),
+}
+
+
+def queue_rule_problem(driver: str, nb_rxq: int, nb_txq: int) -> str | None:
+    """The PMD's queue-count rule these counts break (one line naming queues.rx / queues.tx), or None."""
+    rule = PMD_QUEUE_RULES.get(driver)
+    if rule is None or rule[1](nb_rxq, nb_txq):
+        return None
+    text, _, where = rule
+    return (f"{driver} needs {text}, the profile asks for {nb_rxq} rx / {nb_txq} tx ({where}); "
+            f"set queues.tx = queues.rx = {max(nb_rxq, nb_txq)}")
+
+
+def pool_mb(profile: Profile) -> int:
+    """Hugepage memory the profile's pool takes (MB, rounded up): mbufs with their headers, the ring
+    behind them, and the per-lcore cache array when the pool has a cache."""
+    mp = profile.mempool
+    ring = 8 * (1 << mp.mbufs.bit_length())  # rte_ring of the next power of two above mbufs
+    caches = RTE_MAX_LCORE * MEMPOOL_CACHE_BYTES if mp.cache else 0
+    return -(-(mp.mbufs * (mp.data_room + MBUF_OVERHEAD) + ring + caches) // (1 << 20))
+
+
+def memory_needed_mb(profile: Profile) -> int:
+    """The least eal.memory_mb that holds the profile's pool plus EAL's own overhead (MB).
+
+    Pure: the profile check at load and a host preflight (free hugepages before anything changes)
+    both use this one figure."""
+    return pool_mb(profile) + EAL_OVERHEAD_MB
+
+
+def warnings_for(profile: Profile) -> list[str]:
+    """What is allowed but almost certainly not meant: one line each, naming the key."""
+    out = []
+    if profile.rss.key is not None and not any(profile.rss.key):
+        out.append("rss.key is all zeros: the Toeplitz hash of every packet is 0, so RSS sends every flow to the "
+                   "queue of RETA entry 0 (the spread check will fail naming the key); use a random key, or leave "
+                   "rss.key out for the PMD's default")
+    return out
 
 
 def mbufs_required(profile: Profile, n_ports: int, n_lcores: int) -> int:

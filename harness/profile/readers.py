@@ -266,3 +266,13 @@ def read_latency(t: Table, k: str, sec: Section) -> Mapping[str, float]:
                       "and a higher percentile cannot be lower",
                       f"raise {higher} to at least {num(latency[lower])} or lower {lower}")
     return FrozenMap(latency)
+
+
+def read_tolerance(t: Table, k: str, sec: Section) -> float:
+    """0 <= tolerance < 1: at 1 or more, target x (1 - tolerance) <= 0 and every throughput check passes."""
+    v = t.raw(k, 0.05)
+    if isinstance(v, (int, float)) and not isinstance(v, bool) and 1 <= v < float("inf"):
+        raise Bad(t.key(k), f"{num(v)} accepts any rate: target x (1 - tolerance) is <= 0, so every throughput "
+                  "check passes whatever is measured", "use a fraction below 1, e.g. tolerance = 0.05 (5 % below "
+                  "the target)")
+    return t.get_float(k, 0.05, 0, 1, hi_open=True)

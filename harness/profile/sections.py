@@ -31,6 +31,7 @@ from harness.profile.readers import (
     read_reta,
     read_rss_key,
     read_socket,
+    read_tolerance,
     tx_thresh_problem,
 )
 from harness.profile.table import Bad, FrozenMap, Table
@@ -144,8 +145,8 @@ class EalConfig:
         range_text="at least 2 lcores; ids and CPUs 0..1023")
     main_lcore: int = declare(0, "The lcore the harness (Python) runs on; the others are workers that run the traffic "
                               "loops.", read=read_main_lcore, range_text="one of `lcores`")
-    memory_mb: int = declare(256, "EAL `-m`: memory reserved at start-up, in MB. Must hold the mempool (see "
-                             "`[mempool]`).", lo=16, hi=1048576)
+    memory_mb: int = declare(256, "EAL `-m`: memory reserved at start-up, in MB. Must hold the mempool plus EAL's own "
+                             "overhead (see `[mempool]`).", lo=16, hi=1048576)
     hugepages: bool = declare(True, "`false` starts EAL with `--no-huge` (ordinary memory; slower, no hugepages "
                               "needed).")
     hugepage_size_kb: int = declare(2048, "Page size to reserve and use.", toml="hugepage_size",
@@ -219,8 +220,11 @@ class PortsConfig:
 @dataclass(frozen=True)
 class QueuesConfig:
     rx: int = declare(1, "Rx queues per port.", lo=1, hi=1024)
-    tx: int = declare(1, "Tx queues per port.", lo=1, hi=1024)
-    rx_desc: int = declare(1024, "Descriptors per rx queue (the PMD may round it).", lo=1, hi=65535)
+    tx: int = declare(1, "Tx queues per port. net_tap (`ports.topology = \"tap\"`) needs as many tx as rx queues: "
+                      "other counts are refused at load.", lo=1, hi=1024)
+    rx_desc: int = declare(1024, "Descriptors per rx queue. At bring-up it is checked against the device's limits "
+                           "(min, max, multiple of its alignment); a count outside them fails the ports check as a "
+                           "profile problem, naming the count to set. The same holds for `tx_desc`.", lo=1, hi=65535)
     tx_desc: int = declare(1024, "Descriptors per tx queue.", lo=1, hi=65535)
     burst: int = declare(32, "Packets per rx/tx burst in the worker loops.", lo=1, hi=512)
     tx_free_thresh: int = declare(0, "Tx free threshold; `0` = the PMD's default (32).", lo=0, hi=65535,
@@ -264,7 +268,9 @@ class RssConfig:
         DEFAULT_HASH_FUNCTIONS, "Packet fields RSS hashes on.", read=read_hash_functions,
         type_text="array of strings",
         range_text=f"each once, from `{' '.join(RSS_HASH_FUNCTIONS)}`; not empty when enabled")
-    key: bytes | None = declare(None, "Toeplitz key; `:` or spaces between bytes allowed (`\"6d:5a:56:…\"`).",
+    key: bytes | None = declare(None, "Toeplitz key; `:` or spaces between bytes allowed (`\"6d:5a:56:…\"`). An "
+                                "all-zero key is warned about at load (every flow hashes to 0: one queue), and the "
+                                "spread check fails naming it.",
                                 read=read_rss_key, type_text="hex string", default_text="the PMD's key",
                                 range_text="40 or 52 bytes")
     reta: tuple[int, ...] = declare((), "Redirection table: the rx queue for each entry, in order; repeated over the "
@@ -283,8 +289,10 @@ class RssConfig:
 
 @dataclass(frozen=True)
 class Targets:
-    tolerance: float = declare(0.05, "A measured rate may fall this fraction below its target and still pass.",
-                               lo=0, hi=1)
+    tolerance: float = declare(0.05, "A measured rate may fall this fraction below its target and still pass. 1 or "
+                               "more, or a tolerance that leaves a target of 1000 pps or more below 1000 pps, is "
+                               "refused: the verdict would pass anything.", read=read_tolerance, type_text="number",
+                               range_text="0 ≤ x < 1")
     loss: float = declare(0.0, "Loss ratio allowed when searching for the throughput (0 = zero-loss, RFC 2544).",
                           lo=0, hi=1)
     pps: tuple[PpsTarget, ...] = declare((), "Packet-rate targets, one table per frame size (below).", read=read_pps,

@@ -123,7 +123,8 @@ def write_reports(out: pathlib.Path, sess, outcomes: dict[str, int] | None, exit
 
         interrupted = [t["nodeid"] for t in res["tests"] if t["outcome"] == "interrupted"]
         steps.append(("junit.xml", lambda: junit.complete(jpath, _results.junit_suite_properties(res),
-                                                          _results.figure_verdicts(res), interrupted)))
+                                                          _results.figure_verdicts(res), interrupted,
+                                                          list(getattr(sess, "overloaded", ())))))
     for name, step in steps:
         try:
             step()

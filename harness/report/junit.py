@@ -121,8 +121,22 @@ def _name_interrupted(suite: ET.Element, case: ET.Element, nodeid: str) -> None:
             pass
 
 
+def _failure_to_error(suite: ET.Element, case: ET.Element) -> None:
+    """A check the tester could not judge: its <failure> becomes an <error type="tester-overloaded">."""
+    fail = case.find("failure")
+    if fail is None:
+        return
+    fail.tag = "error"
+    fail.set("type", "tester-overloaded")
+    for attr, step in (("failures", -1), ("errors", 1)):
+        try:
+            suite.set(attr, str(int(suite.get(attr, "0")) + step))
+        except ValueError:
+            pass
+
+
 def complete(path: Path, suite_properties: dict[str, object], figure_verdicts: dict[str, list[tuple[str, str]]],
-             interrupted: list[str] = ()) -> bool:
+             interrupted: list[str] = (), overloaded: list[str] = ()) -> bool:
     """Add testsuite properties and per-testcase ``<figure>.verdict`` properties to a junit.xml.
 
     Properties already present are left as they are; the file is replaced atomically.
@@ -136,6 +150,7 @@ def complete(path: Path, suite_properties: dict[str, object], figure_verdicts: d
     except (ET.ParseError, OSError):
         return False
     by_address = {mangle(n): v for n, v in figure_verdicts.items()}
+    overloaded_at = {mangle(n) for n in overloaded}
     names = list(interrupted)
     for suite in _suites(tree.getroot()):
         for case in suite.findall("testcase"):
@@ -146,6 +161,8 @@ def complete(path: Path, suite_properties: dict[str, object], figure_verdicts: d
             for key, value in suite_properties.items():
                 _add(props, key, value)
         for case in suite.findall("testcase"):
+            if (case.get("classname", ""), case.get("name", "")) in overloaded_at:
+                _failure_to_error(suite, case)
             verdicts = by_address.get((case.get("classname", ""), case.get("name", "")))
             if verdicts:
                 props = _props(case)

@@ -167,6 +167,8 @@ def _outcome(rep) -> str:
     if getattr(rep, "wasxfail", None) is not None:
         return "xfailed" if rep.skipped else "xpassed" if rep.passed else "failed"
     if rep.failed:
+        if getattr(rep, "tester_overloaded", False):
+            return "error"
         return "error" if getattr(rep, "when", "call") != "call" else "failed"
     return "skipped" if rep.skipped else "passed"
 

@@ -391,6 +391,7 @@ class SpreadSetting:
     fields: str | None = "l4"
     hash_functions: tuple[str, ...] = ()
     key_source: str = "the key"
+    key_all_zero: bool = False         # the key the hash ran with is all zeros (rss.key = "00...")
 
 
 def spread_problems(sp: Spread, *, min_p_value: float, max_ratio: float, setting: SpreadSetting,
@@ -405,9 +406,11 @@ def spread_problems(sp: Spread, *, min_p_value: float, max_ratio: float, setting
     if sp.queues <= 1 or not (bad_p or bad_ratio):
         return []
     q = sp.queues
-    figures = (f"{what}: per-queue {unit} {list(sp.counts)} from {sp.flows} flow(s): chi-square p = "
-               f"{sp.p_value:.3g} (expected >= rss.min_p_value {min_p_value:g}), max/min ratio "
-               f"{sp.max_min_ratio:.3g} (expected <= rss.max_ratio {max_ratio:g})")
+    failed = " and ".join(n for n, bad in (("the chi-square p-value", bad_p), ("the max/min ratio", bad_ratio)) if bad)
+    figures = (f"{what}: {failed} failed: per-queue {unit} {list(sp.counts)} from {sp.flows} flow(s): chi-square p = "
+               f"{sp.p_value:.3g} ({'FAIL' if bad_p else 'ok'}, expected >= rss.min_p_value {min_p_value:g}), "
+               f"max/min ratio {sp.max_min_ratio:.3g} ({'FAIL' if bad_ratio else 'ok'}, expected <= rss.max_ratio "
+               f"{max_ratio:g})")
     empty = sp.empty_queues
     empty_text = f"queues {_queue_list(empty)} receive nothing" if len(empty) > 1 else (
         f"queue {empty[0]} receives nothing" if empty else "")
@@ -415,6 +418,10 @@ def spread_problems(sp: Spread, *, min_p_value: float, max_ratio: float, setting
         cause = (f"RSS is disabled (rss.enabled = false) with {q} rx queues: queues 1..{q - 1} receive nothing, "
                  f"every packet lands on queue 0; set rss.enabled = true (with hash_functions covering the "
                  f"traffic) or configure queues.rx = 1")
+    elif setting.key_all_zero:
+        cause = (f"{setting.key_source} is all zeros: the Toeplitz hash of every packet is 0, so every flow lands on "
+                 f"the queue of RETA entry 0{', and ' + empty_text if empty_text else ''}; set rss.key to a random "
+                 "40-byte key (80 hex digits), or leave rss.key out for the PMD's default")
     elif setting.flows < q or setting.flows == 1:
         need = MIN_FLOWS_PER_QUEUE * q
         why = ("a single flow always lands on one queue" if setting.flows == 1
@@ -433,12 +440,18 @@ def spread_problems(sp: Spread, *, min_p_value: float, max_ratio: float, setting
     elif setting.fields is None:
         cause = (f"rss.hash_functions = {list(setting.hash_functions)} do not cover IPv4/UDP, so the test flows are "
                  f"not hashed and all land on one queue; add 'udp' (4-tuple) or 'ipv4' (addresses)")
-    else:
+    elif bad_p:
         fields = "addresses and ports" if setting.fields == "l4" else "addresses only"
         cause = (f"the hash ({setting.key_source}, {fields}"
                  f") spreads these {setting.flows} flows unevenly"
                  f"{' and ' + empty_text if empty_text else ''}; try another rss.key, hash on ports too "
                  f"(hash_functions 'udp'/'tcp'), or send more flows (rss.flows)")
+    else:
+        per_q = setting.flows / q
+        cause = (f"the chi-square p-value is fine (the spread is what an even hash gives), only the busiest / quietest "
+                 f"queue ratio is above rss.max_ratio: with {per_q:.3g} flows per queue, chance alone gives ratios "
+                 f"like {sp.max_min_ratio:.3g}; send more flows (rss.flows = {max(setting.flows * 4, 64 * q)}) "
+                 "or raise rss.max_ratio to what the deployment accepts")
     weak = too_few_flows_message(setting.flows, q) if setting.flows >= q else None
     return [f"{figures}. {cause}" + (f". Note: {weak}" if weak else "")]
 

@@ -202,3 +202,34 @@ def processes_on(cpus: Iterable[int], *, proc_root: str = "/proc", exclude: Iter
     key = lambda t: t.tid  # noqa: E731
     return ProcessesOnCpus(want, tuple(sorted(user, key=key)), tuple(sorted(kernel, key=key)),
                            tuple(sorted(ran, key=key)), total)
+
+
+# ---------------------------------------------------------------- waiting for a CPU
+
+
+def threads_run_delay_s(pid: int | str = "self", *, name_prefix: str | None = None, proc_root: str = "/proc") -> float:
+    """Seconds the threads of ``pid`` (those whose name starts with ``name_prefix``) have spent runnable
+    but waiting for a CPU: the ``run_delay`` of /proc/<pid>/task/*/schedstat. Sampled before and after a
+    run, the difference says whether (and how long) a busy-polling lcore was preempted."""
+    base = os.path.join(proc_root, str(pid), "task")
+    total = 0
+    try:
+        tids = os.listdir(base)
+    except OSError:
+        return 0.0
+    for tid in tids:
+        try:
+            if name_prefix is not None:
+                with open(os.path.join(base, tid, "comm")) as fh:
+                    if not fh.read().startswith(name_prefix):
+                        continue
+            with open(os.path.join(base, tid, "schedstat")) as fh:
+                total += int(fh.read().split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    return total / 1e9
+
+
+def lcores_waited_s() -> float:
+    """Seconds this process's worker lcores (EAL names them lcore-worker-N) have waited for a CPU so far."""
+    return threads_run_delay_s("self", name_prefix="lcore-worker")

@@ -148,6 +148,11 @@ class Testpmd:
         self.proc.stdin.flush()
         return self._until_prompt(timeout_s, line)
 
+    def run_delay_s(self) -> float:
+        """Seconds testpmd's threads have spent runnable but waiting for a CPU (preempted), so far."""
+        from harness.system.procfs import threads_run_delay_s
+        return threads_run_delay_s(self.proc.pid)
+
     def port_stats(self) -> dict[int, PortStats]:
         return parse_port_stats(self.cmd("show port stats all"))
 

@@ -6,10 +6,15 @@ from harness import traffic
 INTEGRITY_FRAMES = 100_000
 
 
-def test_ports_start_as_configured(ports, profile, measure):
-    """Steps: configure every port under test with the profile's queues, descriptors and pool; start it.
-    Verify: each port reports link up and holds the rx and tx queue counts the profile asks for (a device
-    with fewer queues cannot run the deployment as configured)."""
+@pytest.mark.owns_bringup
+def test_ports_start_as_configured(harness, pool, profile, measure):
+    """Steps: check the profile's queue counts against the PMD's rules and its descriptor counts against the
+    device's limits (rte_eth_dev_info rx/tx_desc_lim); configure every port under test with the profile's
+    queues, descriptors and pool; start it.
+    Verify: bring-up succeeds (else this check FAILS once with DPDK's cause and the profile key to change, and
+    every other check needing the ports is skipped naming it); each port reports link up and holds the rx and
+    tx queue counts the profile asks for (a device with fewer queues cannot run the deployment as configured)."""
+    ports = harness.topology()
     for port in ports.ports:
         info, link = port.info(), port.link(wait_ms=int(profile.ports.link_timeout_s * 1000))
         assert link["up"], (

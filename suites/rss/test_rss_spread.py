@@ -11,11 +11,12 @@ from harness import rss
 from harness.errors import ProbeUnsupportedError
 
 
-def _setting(profile, queues, *, reta, reta_source, key_source):
+def _setting(profile, queues, *, reta, reta_source, key_source, key=None):
     return rss.SpreadSetting(queues=queues, flows=profile.rss.flows, enabled=profile.rss.enabled,
                              reta=tuple(reta), reta_source=reta_source,
                              fields=rss.hash_fields(profile.rss.hash_functions),
-                             hash_functions=tuple(profile.rss.hash_functions), key_source=key_source)
+                             hash_functions=tuple(profile.rss.hash_functions), key_source=key_source,
+                             key_all_zero=key is not None and not any(key))
 
 
 def _record(measure, prefix, sp, profile, unit, spread_by):
@@ -70,7 +71,7 @@ def test_spread_expected_from_configuration(harness, pool, profile, measure, flo
                                    what=f"the profile's configuration over {nq} rx queues, placed by the Toeplitz "
                                         f"oracle ({key_source}, {reta_source})",
                                    setting=_setting(profile, nq, reta=shown, reta_source=reta_source,
-                                                    key_source=key_source))
+                                                    key_source=key_source, key=key))
     if problems:
         pytest.fail(problems[0], pytrace=False)
 
@@ -98,7 +99,8 @@ def test_spread_measured(rss_target, spread_run, profile, measure, flows_rule):
         sp, min_p_value=rc.min_p_value, max_ratio=rc.max_ratio, what=f"{rss_target.describe}: measured",
         setting=_setting(profile, rss_target.queues, reta=reta, reta_source="rss.reta",
                          key_source="rss.key" if rc.key else "the device's key" if rss_target.device_rss
-                         else "the kernel's flow hash"))
+                         else "the kernel's flow hash",
+                         key=rc.key if rss_target.device_rss else None))
     if problems:
         pytest.fail(problems[0], pytrace=False)
 

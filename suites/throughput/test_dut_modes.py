@@ -4,6 +4,7 @@ a NIC port in internal loopback, and an external DPDK application (dpdk-testpmd)
 import pytest
 
 from harness import perf
+from harness.errors import OverloadedTesterError
 
 #: the low load every DUT path must carry without loss
 LOW_RATE_PPS = 100_000
@@ -24,10 +25,12 @@ def test_internal_loopback_returns_every_frame(harness, profile, worker, pool, s
         f"{port.name}: configured with lpbk_mode {topo.port_conf.lpbk_mode}, expected {profile.ports.lpbk_mode}")
     tester = perf.Tester(worker, pool, port, port, rx_queues=topo.port_conf.nb_rxq, burst=profile.queues.burst,
                          flows=profile.rss.flows, frames=64, drain_s=search_profile.drain_s)
-    t = tester.trial(LOW_RATE_PPS, max(search_profile.trial_s, 0.1))
+    t = perf.judgeable_trial(lambda: tester.trial(LOW_RATE_PPS, max(search_profile.trial_s, 0.1)),
+                             what=f"{port.name} in internal loopback at {LOW_RATE_PPS:,} pps")
     measure("internal_loopback_received", t.received, intended=t.intended, lost=t.lost)
-    assert t.lost == 0, (f"{port.name} ({port.driver}) in internal loopback (lpbk_mode {profile.ports.lpbk_mode}): "
-                         f"{t.line()}; expected every frame back: check the PMD supports this lpbk_mode")
+    assert t.device_lost == 0 and t.passes(), (
+        f"{port.name} ({port.driver}) in internal loopback (lpbk_mode {profile.ports.lpbk_mode}): "
+        f"{t.line()}; expected every frame back: check the PMD supports this lpbk_mode")
 
 
 def test_external_application_forwards_over_memif(request, profile, worker, pool, search_profile, measure):
@@ -39,13 +42,20 @@ def test_external_application_forwards_over_memif(request, profile, worker, pool
     path = request.getfixturevalue("memif_dut")
     tester = path.tester(worker, pool, burst=profile.queues.burst, flows=profile.rss.flows, frames=64,
                          drain_s=search_profile.drain_s)
-    low = tester.trial(LOW_RATE_PPS, max(search_profile.trial_s, 0.1))
+    low = perf.judgeable_trial(lambda: tester.trial(LOW_RATE_PPS, max(search_profile.trial_s, 0.1)),
+                               what=f"{path.description} at {LOW_RATE_PPS:,} pps")
     res = perf.throughput(tester, search_profile)
     stats = path.testpmd.port_stats().get(0)
     measure("memif_testpmd_ndr_pps_64B", res.ndr.rate, unit="pps", dut=path.description,
             ceiling=f"{res.ceiling.offered_pps:.0f}", trials=len(res.ndr.trials),
             testpmd_rx=stats.rx if stats else "", testpmd_tx=stats.tx if stats else "")
-    assert low.lost == 0, f"{path.description}: {low.line()}; expected every frame back at {LOW_RATE_PPS:,} pps"
+    assert low.device_lost == 0, (f"{path.description}: {low.line()}; expected every frame handed to it back at "
+                                  f"{LOW_RATE_PPS:,} pps: the application lost {low.device_lost}")
+    assert low.passes(), (f"{path.description}: {low.line()}; the generator fell {low.tester_short} frames short at "
+                          f"{LOW_RATE_PPS:,} pps with no pause of its lcore to explain it")
+    if res.ndr.rate <= LOW_RATE_PPS and res.ndr.tester_overload(LOW_RATE_PPS):
+        raise OverloadedTesterError(f"tester overloaded: {path.description}: zero-loss rate {res.ndr.rate:,.0f} pps: "
+                                    f"{res.ndr.tester_overload(LOW_RATE_PPS)}")
     assert res.ndr.rate > LOW_RATE_PPS, (
         f"{path.description}: zero-loss rate {res.ndr.rate:,.0f} pps, expected above {LOW_RATE_PPS:,} pps "
         f"(trials: {'; '.join(t.line() for t in res.ndr.trials[-3:])})")

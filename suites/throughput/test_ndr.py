@@ -6,6 +6,7 @@ frames the port refused or the generator could not send on time count as loss.
 """
 
 from harness import perf
+from harness.errors import OverloadedTesterError
 
 
 def _describe_search(res: perf.SearchResult, what: str) -> str:
@@ -49,6 +50,10 @@ def test_zero_loss_rate_meets_target(find_throughput, pps_target, profile, dut_p
             "bounded_by" in extra else {}
         measure(f"pdr_pps_{size}B", sorted(pdrs)[(len(pdrs) - 1) // 2], unit="pps", frame_size=size,
                 loss_ratio=profile.measure.pdr_loss, min=round(min(pdrs)), max=round(max(pdrs)), **bound)
+    if best.rate < floor and best.tester_overload(floor):
+        raise OverloadedTesterError(
+            f"tester overloaded: {size}-byte frames through {dut_path.description}: {_describe_search(best, what)} "
+            f"is below {floor:,.0f} pps, but {best.tester_overload(floor)}; nothing is known about the device")
     assert best.rate >= floor, (
         f"{size}-byte frames through {dut_path.description}: {_describe_search(best, what)} "
         f"(min {rates[0]:,.0f}, max {rates[-1]:,.0f} over {len(rates)} searches; tester ceiling "

@@ -104,15 +104,19 @@ def test_external_buffer_sent_without_copy_and_freed_once(ports, pool, measure):
     Verify: on a ring wire the received mbufs are the ones sent, still on their external buffers (no copy);
     the free callback fires exactly once per buffer, and only after the mbufs are done with."""
     n, ext = 32, probe.extbuf_set()
-    pkts = [Packet.external(pool, ext) for _ in range(n)]
-    sent = {p.info()["mbuf"]: p.info()["data_addr"] for p in pkts}
-    for p in pkts:
-        p.tx(ports.tx)
-    got = [Packet.receive(ports.rx) for _ in range(n)]
-    infos = [g.info() for g in got]
-    assert ext.freed == 0, f"the free callback fired {ext.freed} times before the buffers were done with"
-    for g in got:
-        g.free()
+    pkts, got = [], []
+    try:  # every mbuf taken goes back, whatever fails on the way (the leak guard would name this check)
+        pkts += [Packet.external(pool, ext) for _ in range(n)]
+        sent = {p.info()["mbuf"]: p.info()["data_addr"] for p in pkts}
+        for p in pkts:
+            p.tx(ports.tx)
+        got += [Packet.receive(ports.rx) for _ in range(n)]
+        infos = [g.info() for g in got]
+        early = ext.freed
+    finally:
+        for p in pkts + got:
+            p.free()  # a no-op for what tx took or was already freed
+    assert early == 0, f"the free callback fired {early} times before the buffers were done with"
     if ports.reclaim_tx():  # a NIC frees sent mbufs lazily; without tx_done_cleanup, stopping frees them
         ports.tx.stop()
         ports.tx.start()
@@ -133,13 +137,18 @@ def test_clone_shares_data_and_buffer_returns_once(pool):
     the original returns it to the pool exactly once."""
     base = pool.stats().in_use
     orig = Packet.alloc(pool, 64)
-    clone = orig.clone(pool)
-    o, c = orig.info(), clone.info()
-    assert c["flags"] & 1 and c["data_addr"] == o["data_addr"], "the clone does not share the original's data"
-    assert o["refcnt"] == 2, f"refcount {o['refcnt']} with one clone, expected 2"
-    clone.free()
-    assert orig.info()["refcnt"] == 1 and pool.stats().in_use == base + 1, "freeing the clone released the buffer"
-    orig.free()
+    clone = None
+    try:  # both go back to the pool whatever the verdict
+        clone = orig.clone(pool)
+        o, c = orig.info(), clone.info()
+        assert c["flags"] & 1 and c["data_addr"] == o["data_addr"], "the clone does not share the original's data"
+        assert o["refcnt"] == 2, f"refcount {o['refcnt']} with one clone, expected 2"
+        clone.free()
+        assert orig.info()["refcnt"] == 1 and pool.stats().in_use == base + 1, "freeing the clone released the buffer"
+    finally:
+        if clone is not None:
+            clone.free()
+        orig.free()
     assert pool.stats().in_use == base, f"{pool.stats().in_use - base} mbufs not returned after freeing both"
 
 

@@ -77,6 +77,16 @@ class SuiteRun:
     def message(self, test: str) -> str:
         return self.verdicts[test][1]
 
+    def tester_overloaded(self, test: str) -> bool:
+        """The check ended in an ERROR "tester overloaded": the host, not the deployment, could not keep
+        up (a loaded machine); never a device FAIL."""
+        outcome, message = self.verdicts[test]
+        return outcome == "error" and "tester overloaded" in message
+
+    def judged_failures(self) -> dict[str, tuple[str, str]]:
+        """Checks that failed or errored for any reason but an overloaded tester."""
+        return {t: v for t, v in self.verdicts.items() if v[0] in ("failed", "error") and not self.tester_overloaded(t)}
+
 
 def run_suite(tmp_path: pathlib.Path, suite: str, *args: str, profile: pathlib.Path | None = None) -> SuiteRun:
     report = tmp_path / f"reports-{len(list(tmp_path.glob('reports-*')))}"

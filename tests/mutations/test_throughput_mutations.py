@@ -19,16 +19,16 @@ def sound(tmp_path_factory):
 
 
 def test_sound_profile_passes_every_check(sound):
-    assert sound.returncode == 0, sound.output
-    failed = {t: v for t, v in sound.verdicts.items() if v[0] in ("failed", "error")}
+    # on a loaded host a check may end "tester overloaded" (an ERROR: nothing is known); never a FAIL
+    failed = sound.judged_failures()
     assert not failed, failed
     for test in (NDR_64, "test_zero_loss_rate_meets_target[1518B]", "test_generator_offers_the_intended_rate",
-                 "test_search_finds_a_calibrated_capacity"):
-        assert sound.outcome(test) == "passed", (test, sound.output)
+                 "test_search_finds_a_calibrated_capacity", "test_latency_within_limits[64B]"):  # vdev.toml limits p99
+        assert sound.outcome(test) == "passed" or sound.tester_overloaded(test), (test, sound.output)
     # what is skipped on vdevs is skipped with its reason, never passed
     assert "needs one NIC port in PMD internal loopback" in sound.message("test_internal_loopback_returns_every_frame")
-    assert sound.outcome("test_latency_within_limits[64B]") == "passed"  # vdev.toml limits p99
-    assert float(sound.properties["ndr_pps_64B"]) >= 950_000
+    if sound.outcome(NDR_64) == "passed":
+        assert float(sound.properties["ndr_pps_64B"]) >= 950_000
     assert sound.properties["ndr_pps_64B.burst"] == "32"
 
 
@@ -54,6 +54,8 @@ def test_line_rate_target_above_capacity_names_the_share(tmp_path):
 
 
 def test_burst_of_one_shows_in_the_figures(sound, tmp_path):
+    if sound.tester_overloaded(NDR_64):
+        pytest.skip("the sound run's 64-byte NDR is not judgeable (tester overloaded): nothing to compare with")
     prof = mutated_profile(tmp_path, "burst1", queues__burst=1)
     run = run_suite(tmp_path, SUITE, "-k", "zero_loss and 64B", profile=prof)
     assert run.properties["ndr_pps_64B.burst"] == "1", run.output

@@ -48,12 +48,77 @@ def test_leak_guard_fails_a_test_that_leaks_mbufs(child, pytester, host_guard):
     # the mbufs still in the wire are in flight, not leaked: the count is exactly the unsent ones
     result.stdout.fnmatch_lines([
         "*_ test_unsent_leaked _*",
-        f"mbuf leak: {leaked} mbufs of pool dh_pool still in use after the test (in use before: *); "
-        "free every mbuf rte_eth_tx_burst did not take",
+        f"mbuf leak: test_unsent_leaked left {leaked} mbufs of pool dh_pool in use (in use before: *); "
+        "free every mbuf rte_eth_tx_burst did not take*",
     ])
     result.stdout.fnmatch_lines(["FAILED test_leaks.py::test_unsent_leaked - Failed: mbuf leak: *"])
     result.stdout.no_fnmatch_line("*dpdk-harness: teardown:*")
     host_guard()
+
+
+# A check that crashes while it holds mbufs: the guard runs for it too, names it, and gives the held
+# mbufs back; a check that leaks for good leaves later pool checks not judgeable, naming it.
+CRASHES = """
+import time
+
+import harness.probe
+
+
+def test_holds_then_crashes(pool):
+    pool.hold(5000)
+    raise RuntimeError("boom while holding")
+
+
+def test_after_the_crash(pool):
+    assert pool.stats().in_use < 1000, pool.stats()
+
+
+def test_leaks_for_good(ports, pool, worker):
+    run = harness.probe.Run(worker, [harness.probe.Task.gen(ports.tx)], pool=pool, count=7000,
+                            flags=harness.probe.F_LEAK_UNSENT)
+    time.sleep(0.3)
+    run.stop()
+    raise AssertionError("and then it fails")
+
+
+def test_needs_the_pool(pool):
+    pass
+"""
+
+
+def test_leak_guard_names_a_crashed_check_and_the_pool_is_restored_or_not_judged(child, pytester, host_guard):
+    pytester.makepyfile(test_crashes=CRASHES)
+    result = child.run("-rA")
+    result.assert_outcomes(passed=1, failed=2, skipped=1)
+    result.stdout.fnmatch_lines([
+        "*RuntimeError: boom while holding*",
+        "*mbuf leak: test_holds_then_crashes left 5000 mbufs of pool dh_pool in use*; 5000 held mbufs were given back*",
+    ])
+    result.stdout.fnmatch_lines(["PASSED test_crashes.py::test_after_the_crash"])
+    result.stdout.fnmatch_lines(["*mbuf leak: test_leaks_for_good left * mbufs of pool dh_pool in use*"])
+    result.stdout.fnmatch_lines(["SKIPPED * not judgeable: test_leaks_for_good leaked * mbufs of pool dh_pool: * of "
+                                 "its 8191 remain, below the 4672 the pipeline needs (mempool.mbufs)*"])
+    host_guard()
+
+
+OVERLOADED = """
+from harness.errors import OverloadedTesterError
+
+
+def test_tester_could_not_keep_up():
+    raise OverloadedTesterError("tester overloaded: 3 trials in a row spoiled by the tester")
+"""
+
+
+def test_tester_overloaded_is_an_error_not_a_fail(child, pytester):
+    pytester.makepyfile(test_overloaded=OVERLOADED)
+    result = child.run("-rA", "--junitxml", str(pytester.path / "j.xml"))
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*_ ERROR at call of test_tester_could_not_keep_up _*",
+                                 "tester overloaded: 3 trials in a row spoiled by the tester",
+                                 "ERROR test_overloaded.py::test_tester_could_not_keep_up - tester overloaded*"])
+    xml = (pytester.path / "j.xml").read_text()
+    assert 'type="tester-overloaded"' in xml and "<failure" not in xml, xml
 
 
 NULL_PAIR = """

@@ -11,7 +11,7 @@ import pytest
 from harness import perf
 from harness.errors import UsageError
 from harness.profile import SEARCHES
-from harness.system import testpmd
+from harness.system import procfs, testpmd
 
 # --------------------------------------------------------------------------- line rate and frames
 
@@ -116,7 +116,7 @@ def test_unsent_and_ungenerated_frames_count_as_loss():
     t = trial(1000, attempted=990, sent=980, received=975)
     assert (t.ungenerated, t.unsent, t.lost) == (10, 10, 25)
     assert t.loss_ratio == 0.025 and not t.passes() and not t.passes(0.03)  # 990 in 1 s: offered short too
-    assert "unsent 10, ungenerated 10" in t.line()
+    assert "device 15 of which unsent 10, tester 10 ungenerated" in t.line()
     t = trial(1000, sent=980, received=975)
     assert t.lost == 25 and not t.passes() and t.passes(0.03) and not t.passes(0.02)
 
@@ -285,7 +285,8 @@ def test_search_repeats_a_trial_the_tester_stalled_and_reports_it():
         n = int(rate * 0.1)
         if len(calls) == 2:  # the second trial: the tester's lcore stalled, 1 % of frames never generated
             return TrialResult(rate=rate, duration=0.1, frames="64", burst=32, intended=n, attempted=n - n // 100,
-                               sent=n - n // 100, received=n - n // 100, gen_seconds=0.1, gaps=1, gap_max_s=0.002)
+                               sent=n - n // 100, received=n - n // 100, gen_seconds=0.1, gaps=1, gap_max_s=0.002,
+                               gap_s=0.002)
         got = n if rate <= cap else int(cap * 0.1)
         return TrialResult(rate=rate, duration=0.1, frames="64", burst=32, intended=n, attempted=n, sent=n,
                            received=got, gen_seconds=0.1)
@@ -298,3 +299,91 @@ def test_search_repeats_a_trial_the_tester_stalled_and_reports_it():
     no_stall = TrialResult(rate=1.0, duration=0.1, frames="64", burst=32, intended=100, attempted=99, sent=99,
                            received=99, gen_seconds=0.1, gaps=0)
     assert not dut_loss.tester_stalled and not no_stall.tester_stalled
+
+
+# --------------------------------------------------------------------------- spoiled trials (issue 13)
+
+
+def _stalled(rate=1e6, *, duration=0.1, ungenerated=0, lost_on_device=0, gaps=3, gap_s=0.005, ext_stall_s=0.0,
+             gen_seconds=None):
+    n = round(rate * duration)
+    attempted = n - ungenerated
+    return perf.TrialResult(rate=rate, duration=duration, frames="64B", burst=32, intended=n, attempted=attempted,
+                            sent=attempted, received=attempted - lost_on_device, gaps=gaps, gap_s=gap_s,
+                            gap_max_s=gap_s, ext_stall_s=ext_stall_s,
+                            gen_seconds=duration if gen_seconds is None else gen_seconds, rate_slack=0.001)
+
+
+def test_a_shortfall_the_stalls_explain_spoils_the_trial():
+    t = _stalled(ungenerated=4000)                     # 4000 frames <= 1 Mpps x 5 ms of gaps
+    assert not t.passes() and t.tester_short == 4000 and t.device_lost == 0
+    assert "generator behind schedule: 4000 of 100000 frames" in t.spoiled()
+    assert "(tester loss 4000, device loss 0)" in t.spoiled()
+    late = _stalled(gen_seconds=0.103)                 # every frame offered, 3 % late
+    assert late.offered_short and late.spoiled() is not None
+
+
+def test_a_shortfall_no_stall_explains_or_device_loss_is_not_spoiled():
+    assert _stalled(ungenerated=9000).spoiled() is None          # more than the 5 ms of gaps explain
+    assert _stalled(ungenerated=4000, gaps=0, gap_s=0).spoiled() is None
+    assert _stalled(ungenerated=1000, lost_on_device=5).spoiled() is None   # the device lost frames too
+    assert _stalled(ungenerated=1000, lost_on_device=5).spoiled(goal_loss=0.01) is not None
+    assert _stalled().spoiled() is None                            # nothing wrong at all
+
+
+def test_device_loss_while_the_external_application_was_preempted_spoils_the_trial():
+    t = _stalled(lost_on_device=700, ext_stall_s=0.008)            # 700 <= 1 Mpps x 8 ms
+    assert "external application preempted: its threads waited 8.0 ms" in t.spoiled()
+    assert _stalled(lost_on_device=700, ext_stall_s=0.0001).spoiled() is None
+
+
+def test_judgeable_trial_retries_spoiled_trials_then_is_a_tester_error():
+    from harness.errors import OverloadedTesterError
+    runs = iter([_stalled(ungenerated=4000), _stalled()])
+    assert perf.judgeable_trial(lambda: next(runs), what="x").passes()
+    with pytest.raises(OverloadedTesterError) as exc:
+        perf.judgeable_trial(lambda: _stalled(ungenerated=4000), what="64B latency", retries=2)
+    msg = str(exc.value)
+    assert msg.startswith("tester overloaded: 64B latency: 3 trial(s) in a row spoiled by the tester")
+    assert "tester loss 4000 frames, device loss 0: nothing is known about the device" in msg
+    device = _stalled(ungenerated=1000, lost_on_device=10)
+    assert perf.judgeable_trial(lambda: device, what="x") is device  # a device loss is judged, not retried
+
+
+def test_a_search_bounded_by_spoiled_trials_says_the_tester_was_overloaded():
+    def trial(rate):
+        return _stalled(rate, ungenerated=round(rate * 0.1 * 0.01)) if rate > 5e5 else _stalled(rate)
+
+    res = perf.search(trial, 1e6, width=0.01)
+    assert len(res.repeated) == perf.TESTER_STALL_REPEATS and res.spoiled
+    assert "failed only because the tester could not keep up" in res.tester_overload()
+    assert res.tester_overload(9e5) is not None            # below that floor only spoiled trials failed
+    assert res.tester_overload(2e6) is None                # beyond what the tester offers at all: its ceiling
+    clean = perf.search(lambda r: _stalled(r, gaps=0, gap_s=0), 1e6)
+    assert clean.tester_overload() is None
+
+    def device_too(rate):  # spoiled above 0.5 Mpps, and the device itself loses frames above 0.3 Mpps
+        return _stalled(rate, ungenerated=round(rate * 0.001), lost_on_device=1 if rate > 3e5 else 0)
+
+    assert perf.search(device_too, 1e6).tester_overload(9e5) is None
+
+    def bounded(rate):  # the DUT forwards 0.8 Mpps; the one trial at or above 0.79 Mpps the tester spoils
+        if rate >= 7.9e5:
+            return _stalled(rate, ungenerated=round(rate * 0.1 * 0.01))
+        return _stalled(rate, gaps=0, gap_s=0)
+
+    res = perf.search(bounded, 1e6, width=0.01)
+    assert res.rate < 7.9e5 <= res.upper and res.upper in [t.rate for t in res.spoiled]
+    # a floor between the result and the spoiled bound that cut the search off: the tester's, not the search's
+    assert res.tester_overload((res.rate + res.upper) / 2) is not None
+
+
+def test_run_delay_is_read_from_schedstat_of_the_named_threads(tmp_path):
+    for tid, name, delay in ((10, "lcore-worker-1", 3_000_000), (11, "python3", 5_000_000), (12, "lcore-worker-2", 1)):
+        d = tmp_path / "42" / "task" / str(tid)
+        d.mkdir(parents=True)
+        (d / "comm").write_text(name + "\n")
+        (d / "schedstat").write_text(f"123456 {delay} 7\n")
+    assert procfs.threads_run_delay_s(42, proc_root=str(tmp_path)) == pytest.approx(0.008000001)
+    assert procfs.threads_run_delay_s(42, name_prefix="lcore-worker", proc_root=str(tmp_path)) == pytest.approx(0.003000001)
+    assert procfs.threads_run_delay_s(43, proc_root=str(tmp_path)) == 0.0  # gone: nothing waited

@@ -289,7 +289,12 @@ def test_unknown_keys_in_every_section(text, key, known):
         ("[rss]\nmin_p_value = 0", "rss.min_p_value: 0 is out of range: must be > 0 and < 1; use a value > 0 and < 1 (default 0.01)"),
         ("[rss]\nmin_p_value = 1.0", "rss.min_p_value: 1 is out of range: must be > 0 and < 1"),
         ("[rss]\nmax_ratio = 0.9", "rss.max_ratio: 0.9 is out of range: must be >= 1; use a value >= 1 (default 1.5)"),
-        ("[targets]\ntolerance = 1.5", "targets.tolerance: 1.5 is out of range 0..1; use a value in 0..1 (default 0.05)"),
+        ("[targets]\ntolerance = 1.5", "targets.tolerance: 1.5 accepts any rate: target x (1 - tolerance) is <= 0"),
+        ("[targets]\ntolerance = 1.0", "targets.tolerance: 1 accepts any rate: target x (1 - tolerance) is <= 0, so "
+                                      "every throughput check passes whatever is measured; use a fraction below 1"),
+        ("[targets]\ntolerance = 0.9999\n[[targets.pps]]\nframe_size = 64\npps = 1e6",
+         "targets.tolerance: 0.9999 turns targets.pps[0] (1,000,000 pps at 64 bytes) into >= 100 pps, which any "
+         "deployment passes; use a tolerance that keeps the bound at 1000 pps or more"),
         ("[targets]\nloss = -0.1", "targets.loss: -0.1 is out of range 0..1"),
         ("[[targets.pps]]\nframe_size = 63\npps = 1", "targets.pps[0].frame_size: 63 is out of range 64..9728"),
         ("[[targets.pps]]\nframe_size = 9729\npps = 1", "targets.pps[0].frame_size: 9729 is out of range 64..9728"),
@@ -313,7 +318,7 @@ def test_range_edges_are_accepted():
         "[queues]\nrx = 1024\ntx = 1\nburst = 512\n"
         "[mempool]\nsocket = 63\ncache = 0\n"
         "[rss]\nflows = 1_000_000\nmax_ratio = 1\n"
-        "[targets]\ntolerance = 1\nloss = 0\n"
+        "[targets]\ntolerance = 0.999\nloss = 0\n"
         "[measure]\nduration_s = 0.05\nrepeats = 100\nwarmup_s = 0\n"
     )
     assert p.queues.rx == 1024 and p.mempool.socket == 63 and p.rss.max_ratio == 1.0
@@ -366,7 +371,7 @@ def test_rules(text, expected):
     "text, expected",
     [
         ("[queues]\nrx = 2\n[rss]\nreta = [0, 1, 2, 1]", "rss.reta[2]: sends to rx queue 2 but queues.rx is 2 (queues 0..1); lower the entry or raise queues.rx"),
-        ("[mempool]\nmbufs = 1_000_000\ncache = 256", "mempool.mbufs: 1000000 mbufs of 2176 bytes need at least 2259 MB but eal.memory_mb is 256; raise eal.memory_mb"),
+        ("[mempool]\nmbufs = 1_000_000\ncache = 256", "mempool.mbufs: 1000000 mbufs of 2176 bytes need at least 2272 MB (the pool 2268 MB + EAL's own 4 MB) but eal.memory_mb is 256; raise eal.memory_mb to at least 2272"),
         ("[[targets.pps]]\nframe_size = 9000\npps = 1", "targets.pps[0].frame_size: 9000-byte frames exceed mempool.mtu 1500 (largest frame 1518); raise mempool.mtu to at least 8982"),
     ],
 )
@@ -712,3 +717,32 @@ def test_search_settings_and_their_defaults():
                       'dut = "testpmd-memif"').measure
     assert (m.search, m.trial_s, m.latency_load, m.pdr_loss, m.dut) == ("rfc2544", 10.0, 0.5, 0.0, "testpmd-memif")
     assert parse_profile("").targets.link_gbps is None
+
+
+# --------------------------------------------------------------------------- verdicts that point at the cause
+
+
+def test_net_tap_needs_as_many_tx_as_rx_queues():
+    msg = error("[ports]\ntopology = \"tap\"\n[queues]\nrx = 4\ntx = 1")
+    assert ("queues.tx: ports.topology = 'tap': net_tap needs as many tx queues as rx queues, the profile asks "
+            "for 4 rx / 1 tx") in msg and "set queues.tx = queues.rx = 4" in msg
+    assert parse_profile("[ports]\ntopology = \"af_packet\"\n[queues]\nrx = 4\ntx = 1").queues.tx == 1
+
+
+def test_memory_needed_is_the_pool_plus_eal_overhead():
+    from harness.profile import EAL_OVERHEAD_MB, memory_needed_mb, pool_mb
+    p = parse_profile("")
+    # 8191 x (2176 + 192) + a ring of 8192 pointers + 128 lcore caches of 8 kB: 19.6 MB
+    assert pool_mb(p) == 20 and memory_needed_mb(p) == 20 + EAL_OVERHEAD_MB
+    assert pool_mb(parse_profile("[mempool]\ncache = 0")) == 19
+    assert parse_profile("[eal]\nmemory_mb = 24").eal.memory_mb == 24
+    msg = error("[eal]\nmemory_mb = 23")
+    assert "mempool.mbufs: 8191 mbufs of 2176 bytes need at least 24 MB (the pool 20 MB + EAL's own 4 MB) but " \
+           "eal.memory_mb is 23; raise eal.memory_mb to at least 24" in msg
+
+
+def test_an_all_zero_rss_key_is_a_warning():
+    from harness.profile import warnings_for
+    zero = parse_profile("[rss]\nkey = \"" + "00" * 40 + "\"")
+    assert warnings_for(zero) and warnings_for(zero)[0].startswith("rss.key is all zeros")
+    assert warnings_for(parse_profile("")) == []

@@ -334,3 +334,26 @@ def test_config_differences_are_each_named():
     assert any("rx queue(s) [2, 3] are in no RETA entry" in p for p in problems)
     (msg,) = _config(read_reta=[0, 1, 2, 3] * 16)
     assert "RETA read back has 64 entries, the device reports 128" in msg
+
+
+def test_spread_message_says_which_figure_failed_and_advises_for_it():
+    sp = rss.spread([260, 250, 245, 180], 1024)   # p fine, busiest / quietest 1.44
+    setting = rss.SpreadSetting(queues=4, flows=1024, key_source="rss.key")
+    (msg,) = rss.spread_problems(sp, min_p_value=1e-9, max_ratio=1.2, setting=setting)
+    assert "the max/min ratio failed" in msg and "p-value failed" not in msg
+    assert "(ok, expected >= rss.min_p_value" in msg and "(FAIL, expected <= rss.max_ratio 1.2)" in msg
+    assert "only the busiest / quietest queue ratio is above rss.max_ratio" in msg and "another rss.key" not in msg
+    (both,) = rss.spread_problems(rss.spread([1000, 10, 10, 4], 1024), min_p_value=0.01, max_ratio=1.5,
+                                  setting=setting)
+    assert "the chi-square p-value and the max/min ratio failed" in both and "try another rss.key" in both
+
+
+def test_an_all_zero_key_is_named_as_the_cause():
+    zero = bytes(40)
+    flows = rss.harness_flows(256)
+    queues = rss.expected_queues(flows, queues=4, reta=rss.default_reta(4), key=zero, fields="l4", enabled=True)
+    sp = rss.spread([queues.count(q) for q in range(4)], 256)
+    assert sp.counts[0] == 256
+    (msg,) = rss.spread_problems(sp, min_p_value=0.01, max_ratio=1.5,
+                                 setting=rss.SpreadSetting(queues=4, flows=256, key_source="rss.key", key_all_zero=True))
+    assert "rss.key is all zeros: the Toeplitz hash of every packet is 0" in msg and "set rss.key to a random" in msg
