@@ -417,7 +417,8 @@ def pytest_collection_modifyitems(config, items):
     sess = config.stash.get(SESSION_KEY, None)
     if sess is None:
         return
-    sess.bringup_owner_collected = any(i.get_closest_marker("owns_bringup") for i in items)
+    if isinstance(sess, HarnessSession):  # an audit's session has no ports of ours to bring up
+        sess.bringup_owner_collected = any(i.get_closest_marker("owns_bringup") for i in items)
     if SOAK_KEY not in config.stash:
         soak = [i for i in items if "soak_s" in getattr(i, "fixturenames", ())]
         if soak:
@@ -448,13 +449,13 @@ def pytest_runtest_makereport(item, call):
             rep.longrepr.addsection("dpdk-harness mbuf leak", msg)
         else:
             rep.sections.append(("dpdk-harness mbuf leak", msg))
-    if call.excinfo is not None and call.excinfo.errisinstance(BringUpError) and sess is not None:
+    if call.excinfo is not None and call.excinfo.errisinstance(BringUpError) and isinstance(sess, HarnessSession):
         _bringup_verdict(item, rep, call.excinfo.value, sess)
     if call.excinfo is not None and call.excinfo.errisinstance(OverloadedTesterError):
         # the tester, not the device, could not keep up: an ERROR naming that, never a device FAIL
         rep.longrepr = str(call.excinfo.value)
         rep.tester_overloaded = True
-        if sess is not None:
+        if isinstance(sess, HarnessSession):
             sess.overloaded.append(item.nodeid)
     check = item.config.stash.get(baseline.BASELINE_KEY, None)
     if check is not None:
@@ -488,7 +489,9 @@ POOL_FIXTURES = ("pool", "ports", "topology_of", "dut_path")
 def pytest_runtest_setup(item):
     """After a leak the pool cannot give back, checks that take mbufs from it are not judgeable."""
     sess = item.config.stash.get(SESSION_KEY, None)
-    if sess is not None and sess.pool_unjudgeable and any(f in item.fixturenames for f in POOL_FIXTURES):
+    if not isinstance(sess, HarnessSession) or not sess.pool_unjudgeable:
+        return
+    if any(f in item.fixturenames for f in POOL_FIXTURES):
         pytest.skip(f"not judgeable: {sess.pool_unjudgeable}")
 
 
@@ -528,7 +531,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     if rows:
         terminalreporter.section("dpdk-harness: measured vs target")
         terminalreporter.write_line(tabulate(rows, headers=report.HEADERS))
-    if sess.leaks:
+    if getattr(sess, "leaks", None):
         terminalreporter.section("dpdk-harness: mbuf leaks")
         after = [f"not judgeable afterwards: {sess.pool_unjudgeable}"] if sess.pool_unjudgeable else []
         for line in sess.leaks + after:
