@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from harness.mempool.model import CACHE_FLUSH_FACTOR, RTE_MEMPOOL_CACHE_MAX_SIZE
 from harness.rss.model import MIN_FLOWS_PER_QUEUE, Spread, spread
-from harness.system.procfs import cpus_text, format_cpus, parse_cpu_list
+from harness.system.procfs import cpus_text, format_cpus, option_value, parse_cpu_list
 
 #: names EAL gives worker lcore threads: "lcore-worker-N" (<= 21.11), "rte-worker-N" (22.11),
 #: "dpdk-worker<N>" (23.11+)
@@ -53,19 +53,6 @@ class EalParams:
                         for lc, c in sorted(self.lcores.items())) or "not given (EAL default: every CPU)"
 
 
-def _value(args: Sequence[str], *names: str) -> str | None:
-    out = None
-    for i, a in enumerate(args):
-        for n in names:
-            if a == n and i + 1 < len(args):
-                out = args[i + 1]
-            elif n.startswith("--") and a.startswith(n + "="):
-                out = a[len(n) + 1:]
-            elif not n.startswith("--") and a.startswith(n) and len(a) > len(n) and not a.startswith("--"):
-                out = a[len(n):]
-    return out
-
-
 def parse_lcores_arg(text: str) -> dict[int, frozenset[int]]:
     """EAL ``--lcores`` syntax -> {lcore: CPUs}; ValueError when it cannot be read."""
     from harness.errors import HarnessError
@@ -83,22 +70,22 @@ def parse_eal_params(args: Sequence[str]) -> EalParams:
     rest = args[1:]
     lcores: dict[int, frozenset[int]] = {}
     try:
-        if (v := _value(rest, "--lcores")) is not None:
+        if (v := option_value(rest, "--lcores")) is not None:
             lcores = parse_lcores_arg(v)
-        elif (v := _value(rest, "-l")) is not None:
+        elif (v := option_value(rest, "-l")) is not None:
             lcores = {c: frozenset({c}) for c in parse_cpu_list(v)}
-        elif (v := _value(rest, "-c")) is not None:
+        elif (v := option_value(rest, "-c")) is not None:
             mask = int(v, 16)
             lcores = {c: frozenset({c}) for c in range(mask.bit_length()) if mask >> c & 1}
     except ValueError:
         lcores = {}
-    main = _value(rest, "--main-lcore", "--master-lcore")
+    main = option_value(rest, "--main-lcore", "--master-lcore")
     main_lcore = int(main) if main and main.isdigit() else (min(lcores) if lcores else None)
     return EalParams(args=args, lcores=lcores, main_lcore=main_lcore,
-                     file_prefix=_value(rest, "--file-prefix") or "rte",
+                     file_prefix=option_value(rest, "--file-prefix") or "rte",
                      in_memory="--in-memory" in rest, no_huge="--no-huge" in rest,
                      no_shconf="--no-shconf" in rest or "--in-memory" in rest,
-                     memory=_value(rest, "-m", "--socket-mem"))
+                     memory=option_value(rest, "-m", "--socket-mem"))
 
 
 @dataclass(frozen=True)

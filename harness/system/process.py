@@ -12,7 +12,7 @@ from pathlib import Path
 
 import psutil
 
-from harness.system.procfs import PF_KTHREAD
+from harness.system.procfs import PF_KTHREAD, option_value
 
 DEFAULT_PREFIX = "rte"   # EAL's --file-prefix when none is given
 EAL_LIBRARY = "librte_eal"
@@ -53,20 +53,6 @@ def alive(pid: int) -> bool:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.Error:
         return False
-
-
-def option_value(args: tuple[str, ...] | list[str], *names: str) -> str | None:
-    """The value of the last ``--name value`` / ``--name=value`` / ``-xvalue`` among ``args``."""
-    value = None
-    for i, a in enumerate(args):
-        for n in names:
-            if a == n and i + 1 < len(args):
-                value = args[i + 1]
-            elif n.startswith("--") and a.startswith(n + "="):
-                value = a[len(n) + 1:]
-            elif not n.startswith("--") and a.startswith(n) and len(a) > len(n):
-                value = a[len(n):]
-    return value
 
 
 def eal_args(cmdline: tuple[str, ...] | list[str]) -> list[str]:

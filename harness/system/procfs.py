@@ -233,3 +233,17 @@ def threads_run_delay_s(pid: int | str = "self", *, name_prefix: str | None = No
 def lcores_waited_s() -> float:
     """Seconds this process's worker lcores (EAL names them lcore-worker-N) have waited for a CPU so far."""
     return threads_run_delay_s("self", name_prefix="lcore-worker")
+
+
+def option_value(args: tuple[str, ...] | list[str], *names: str) -> str | None:
+    """The value of the last ``--name value`` / ``--name=value`` / ``-xvalue`` among ``args``."""
+    value = None
+    for i, a in enumerate(args):
+        for n in names:
+            if a == n and i + 1 < len(args):
+                value = args[i + 1]
+            elif n.startswith("--") and a.startswith(n + "="):
+                value = a[len(n) + 1:]
+            elif not n.startswith("--") and a.startswith(n) and len(a) > len(n) and not a.startswith("--"):
+                value = a[len(n):]
+    return value
