@@ -23,6 +23,16 @@ import time
 import pytest
 
 from harness import __version__, fixtures, preflight, registry, report
+from harness.activation import (
+    INI_ACTIVATE,
+    OWN_TESTS_MARK,
+    args_outside_suites,
+    in_scope,
+    refuse_xdist,
+    runs_tests,
+    suite_roots,
+    wanted,
+)
 from harness.errors import BringUpError, HarnessError, OverloadedTesterError, UsageError
 from harness.profile import default_profile_path, load_profile, warnings_for
 from harness.report import baseline
@@ -34,16 +44,6 @@ LEAK_SETTLE_S = 2.0
 # Tests of the harness point this at a fabricated sysfs tree; users never need it.
 SYS_ROOT = os.environ.get("DPDK_HARNESS_SYS_ROOT", "/sys")
 PROC_ROOT = os.environ.get("DPDK_HARNESS_PROC_ROOT", "/proc")
-
-
-#: options whose presence on the command line makes a run a harness run (other areas add theirs, e.g. --audit)
-ACTIVATING_OPTIONS = ["nic", "vdev", "dpdk_profile", "report_dir", "lcores", "baseline", "probe_fault", "audit",
-                      "cpu_wait", "soak", "share_cpus"]
-INI_ACTIVATE = "dpdk_harness"
-#: a conftest.py that sets this marks its directory as conformance suites
-SUITES_MARK = "DPDK_HARNESS_SUITES"
-#: ... and this as the harness's own tests: a harness run, but no qualification (no reports by default)
-OWN_TESTS_MARK = "DPDK_HARNESS_OWN_TESTS"
 
 
 def pytest_addoption(parser):
@@ -94,69 +94,6 @@ def pytest_addoption(parser):
 def probe_faults() -> dict[str, int]:
     from harness import probe
     return probe.FAULTS
-
-
-def _runs_tests(config) -> bool:
-    """False for --help, --collect-only, --markers, --fixtures: such runs write no reports."""
-    o = config.option
-    return not any(getattr(o, name, False) for name in
-                   ("help", "version", "collectonly", "markers", "showfixtures", "show_fixtures_per_test"))
-
-
-def suite_roots(config, mark: str = SUITES_MARK) -> list[pathlib.Path]:
-    """Directories of the conformance suites this run loaded: those of conftest.py files that set
-    ``DPDK_HARNESS_SUITES = True`` (pytest loads the conftest.py files above every path it is given
-    before ``pytest_configure``); with ``mark=OWN_TESTS_MARK``, those of the harness's own tests."""
-    roots = []
-    for plugin in config.pluginmanager.get_plugins():
-        if getattr(plugin, mark, False) is True and getattr(plugin, "__file__", None):
-            roots.append(pathlib.Path(plugin.__file__).resolve().parent)
-    return sorted(set(roots))
-
-
-def asked(config) -> bool:
-    """An option of ours was given, or the ini setting ``dpdk_harness`` is true."""
-    if any(config.getoption(name, None) for name in ACTIVATING_OPTIONS):
-        return True
-    try:
-        return bool(config.getini(INI_ACTIVATE))
-    except ValueError:
-        return False
-
-
-def wanted(config) -> bool:
-    """Is this a harness run? (asked for, or it collects the conformance suites or our own tests)"""
-    return asked(config) or bool(suite_roots(config)) or bool(suite_roots(config, OWN_TESTS_MARK))
-
-
-def _in_roots(path: pathlib.Path, roots) -> bool:
-    return any(path == r or r in path.parents for r in roots)
-
-
-def _args_outside_suites(config, roots) -> list[str]:
-    """The paths this run collects that lie outside the suites (``tests/`` of ``pytest tests/ suites/``)."""
-    base = pathlib.Path(config.invocation_params.dir)
-    out = []
-    for arg in config.args:
-        path = (base / str(arg).split("::", 1)[0]).resolve()
-        if not _in_roots(path, roots):
-            out.append(str(arg))
-    return out
-
-
-def in_scope(config, nodeid: str) -> bool:
-    """Does this test belong in the qualification report? With suites in the run: only their checks."""
-    roots = config.stash.get(SUITE_ROOTS_KEY, [])
-    if not roots:
-        return True
-    return _in_roots((config.rootpath / nodeid.split("::", 1)[0]).resolve(), roots)
-
-
-def _refuse_xdist(config) -> None:
-    if getattr(config.option, "numprocesses", None) or getattr(config.option, "dist", "no") not in ("no", None):
-        raise pytest.UsageError(
-            "dpdk-harness: -n/--dist (pytest-xdist) cannot run these checks: a process boots DPDK's EAL once and "
-            "owns the run's hugepages and ports, so workers would fight over them; run without -n")
 
 
 def _load(config):
@@ -211,7 +148,7 @@ def pytest_configure(config):
                                        "test (suites/ports); every other check needing them is skipped naming it")
     if hasattr(config, "workerinput"):
         return
-    _refuse_xdist(config)
+    refuse_xdist(config)
     if config.getoption("audit"):  # read-only audit of a running application: no EAL, no host changes
         return _configure_audit(config)
     try:
@@ -226,7 +163,7 @@ def pytest_configure(config):
     config.stash[SUITE_ROOTS_KEY] = roots
     report_dir = config.getoption("report_dir")
     own = [str(r) for r in suite_roots(config, OWN_TESTS_MARK)] if not report_dir else []
-    outside = own or (_args_outside_suites(config, roots) if roots and not report_dir else [])
+    outside = own or (args_outside_suites(config, roots) if roots and not report_dir else [])
     if outside:
         # ``pytest tests/ suites/`` (./harness.sh test): the harness's own tests are no qualification, and
         # reports/ keeps what the last suites run wrote
@@ -236,7 +173,7 @@ def pytest_configure(config):
     else:
         report_dir = pathlib.Path(report_dir) if report_dir else config.rootpath / "reports"
         config.stash[REPORT_DIR_KEY] = str(report_dir)
-        if _runs_tests(config) and not config.option.xmlpath:
+        if runs_tests(config) and not config.option.xmlpath:
             report_dir.mkdir(parents=True, exist_ok=True)
             config.option.xmlpath = str(report_dir / "junit.xml")
     for line in warnings_for(prof):  # allowed but almost certainly not meant: said before anything runs
@@ -540,10 +477,10 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         terminalreporter.section("dpdk-harness: skipped checks")
         for nodeid, reason in skips:
             terminalreporter.write_line(f"{nodeid}: {reason}")
-    if _runs_tests(config) and not config.stash[REPORT_DIR_KEY]:
+    if runs_tests(config) and not config.stash[REPORT_DIR_KEY]:
         if config.stash.get(SUITE_ROOTS_KEY, []):  # say so when suites ran: a user may look for their reports
             terminalreporter.write_line(f"dpdk-harness: {config.stash[NO_REPORTS_KEY]}")
-    elif _runs_tests(config):
+    elif runs_tests(config):
         stats = terminalreporter.stats
         res = report.write_reports(pathlib.Path(config.stash[REPORT_DIR_KEY]), sess, None, int(exitstatus),
                                    sess.inventory, stats=stats, junit_path=config.option.xmlpath,

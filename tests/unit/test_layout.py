@@ -21,7 +21,7 @@ LAYERS = [
     {"harness.profile", "harness.profile.*", "harness.probe", "harness.probe.*", "harness.capabilities"},
     {"harness.topology", "harness.lab.model", "harness.lab.initramfs", "harness.soak.model"} | {f"harness.{a}.model" for a in AREAS},
     {"harness.traffic", "harness.session", "harness.preflight"} | {f"harness.{a}.native" for a in AREAS},
-    {"harness.stash", "harness.fixtures", "harness.audit.fixtures", "harness.lab", "harness.lab.run", "harness.soak",
+    {"harness.stash", "harness.activation", "harness.fixtures", "harness.audit.fixtures", "harness.lab", "harness.lab.run", "harness.soak",
      "harness.soak.run"}
     | {f"harness.{a}.run" for a in AREAS} | {f"harness.{a}" for a in AREAS},
     {"harness.report.*", "harness.report"},
