@@ -11,5 +11,9 @@ import sys
 
 import pytest
 
+#: harness is imported before pytest (above), so pytest cannot rewrite its asserts and says so on every
+#: run; nothing of harness relies on assert rewriting (the suites, which do, are imported by pytest)
+QUIET = ["-W", "ignore:Module already imported so cannot be rewritten; harness:pytest.PytestAssertRewriteWarning"]
+
 if __name__ == "__main__":
-    sys.exit(pytest.main())
+    sys.exit(pytest.main(QUIET + sys.argv[1:]))
