@@ -1,17 +1,15 @@
 """Helpers of the lab tests: the lab's NICs, lab-profile mutations, and what sysfs says of a NIC."""
 from __future__ import annotations
 
-import copy
 import os
 import pathlib
 import sys
-import tomllib
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 LAB_PROFILE = REPO / "profiles" / "lab-igb.toml"
 
 sys.path.insert(0, str(REPO / "tests" / "mutations"))
-from mutate import SuiteRun, dump_profile, run_suite  # noqa: E402,F401
+from mutate import SuiteRun, dump_profile, mutated_profile, run_suite  # noqa: E402,F401
 
 IGB = [os.environ.get("DPDK_HARNESS_LAB_IGB0", ""), os.environ.get("DPDK_HARNESS_LAB_IGB1", "")]
 E1000E = os.environ.get("DPDK_HARNESS_LAB_E1000E", "")
@@ -22,14 +20,7 @@ NIC_ARGS = ("--nic", IGB[0], "--nic", IGB[1])
 
 def lab_profile(tmp_path: pathlib.Path, name: str, **changes) -> pathlib.Path:
     """profiles/lab-igb.toml with ``section__key=value`` changes, written to tmp_path/<name>.toml."""
-    data = copy.deepcopy(tomllib.loads(LAB_PROFILE.read_text()))
-    data["name"] = name
-    for dotted, value in changes.items():
-        section, key = dotted.split("__", 1)
-        data.setdefault(section, {})[key] = value
-    path = tmp_path / f"{name}.toml"
-    path.write_text(dump_profile(data))
-    return path
+    return mutated_profile(tmp_path, name, base=LAB_PROFILE, **changes)
 
 
 def driver_of(pci: str) -> str | None:

@@ -52,9 +52,9 @@ def dump_profile(data: dict) -> str:
     return "\n".join(out) + "\n"
 
 
-def mutated_profile(tmp_path: pathlib.Path, name: str, **changes) -> pathlib.Path:
-    """profiles/vdev.toml with ``section__key=value`` changes, written to tmp_path/<name>.toml."""
-    data = copy.deepcopy(tomllib.loads(VDEV.read_text()))
+def mutated_profile(tmp_path: pathlib.Path, name: str, *, base: pathlib.Path = VDEV, **changes) -> pathlib.Path:
+    """``base`` (profiles/vdev.toml) with ``section__key=value`` changes, written to tmp_path/<name>.toml."""
+    data = copy.deepcopy(tomllib.loads(base.read_text()))
     data["name"] = name
     for dotted, value in changes.items():
         section, key = dotted.split("__", 1)
