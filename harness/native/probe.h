@@ -397,8 +397,9 @@ int64_t probe_rss_inject(const char *ifname, const char *netns_path, const struc
 /* Throughput and latency. A run is a loop on one worker lcore over up to 8 tasks:
  *   GEN   TSC-paced generator: frames of the probe's format (198.18.0.0/15 UDP; payload 'D' 'H',
  *         u64 seq, u64 tsc), sizes cycled from a pattern (IMIX, jumbo as mbuf chains);
- *   RECV  receiver: counts loss, reordering and duplicates by sequence number and keeps a latency
- *         histogram (TSC cycles, log buckets: 64 exact, then 32 per power of two, < 3.2 % error);
+ *   RECV  receiver: counts loss, reordering and duplicates by sequence number (every frame) and keeps a
+ *         latency histogram of the stamped frames (GEN stamps 1 in lat_sample; TSC cycles, log buckets:
+ *         64 exact, then 32 per power of two, < 3.2 % error);
  *   DUT   a forwarder of known capacity (tsc_hz / cost_cycles packets per second) holding at most
  *         dut_queue packets in its system (queued or in service); excess is dropped and counted.
  *         By default the service time is virtual (the loop does not wait and a packet leaves when
@@ -418,6 +419,8 @@ int64_t probe_rss_inject(const char *ifname, const char *netns_path, const struc
  * same run), not when the loop gets to it: the DUT then sees the ideal paced load whatever pauses
  * the shared CPU makes, and its drops depend on the offered rate alone */
 #define PROBE_PERF_DUT_SCHEDULED 2
+/* GEN: the largest latency sampling period (lat_sample) */
+#define PROBE_PERF_LAT_SAMPLE_MAX 65536
 
 struct probe_perf_task {
     uint32_t role;              /* PROBE_PERF_* */
@@ -437,6 +440,9 @@ struct probe_perf_task {
                                    then its queue is the rx ring in front of it) */
     uint32_t flags;             /* DUT: PROBE_PERF_DUT_* */
     uint32_t gen_task;          /* DUT with PROBE_PERF_DUT_SCHEDULED: index of the GEN task */
+    uint32_t lat_sample;        /* GEN: frames whose seq - seq_base is a multiple of this carry the burst's
+                                   TSC stamp, the others 0 (a power of two up to PROBE_PERF_LAT_SAMPLE_MAX;
+                                   0 or 1 = every frame); RECV times the stamped frames only */
 };
 struct probe_perf_conf {
     uint32_t lcore;
@@ -461,7 +467,8 @@ struct probe_perf_task_stats {
     uint32_t gen_deadline;                  /* it stopped at the deadline with frames unsent */
     /* RECV */
     uint64_t rx_pkts, rx_bytes, foreign, stale, unique, dups, reordered, late, seq_max;
-    uint64_t lat_count, lat_min, lat_max, lat_sum;  /* TSC cycles, frames of this run only */
+    uint64_t lat_count, lat_min, lat_max, lat_sum;  /* TSC cycles, stamped frames of this run only (1 in
+                                                       the generator's lat_sample): not frames received */
     /* DUT */
     uint64_t dut_rx, dut_tx, dut_drops, dut_unsent, dut_queue_max;
 };

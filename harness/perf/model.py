@@ -38,6 +38,22 @@ HIST_EXACT = 64
 HIST_SUB_BITS = 5
 PERCENTILES = {"p50": 50.0, "p90": 90.0, "p99": 99.0, "p999": 99.9}
 
+# the generator stamps 1 frame in LAT_SAMPLE with its TSC (the others carry 0) and the receiver times only
+# those: both do less per frame, and at the rates a trial runs a 1-in-16 sample still holds thousands of
+# frames. Sequence, loss and duplicate accounting stay per frame.
+LAT_SAMPLE = 16
+LAT_SAMPLE_MAX = define("PROBE_PERF_LAT_SAMPLE_MAX")
+
+
+def check_lat_sample(period: int) -> int:
+    """``period`` if it is a sampling period perf.c takes (a power of two, 1..LAT_SAMPLE_MAX); UsageError
+    otherwise."""
+    if isinstance(period, bool) or not isinstance(period, int) or not 1 <= period <= LAT_SAMPLE_MAX \
+            or period & (period - 1):
+        raise UsageError(f"latency sampling period {period!r}: expected a power of two from 1 (every frame) to "
+                         f"{LAT_SAMPLE_MAX}, e.g. {LAT_SAMPLE}")
+    return period
+
 
 def hist_index(value: int) -> int:
     """The bucket of ``value`` (TSC cycles), as perf.c files it: exact below 64, then 32
@@ -81,7 +97,10 @@ def percentile(buckets: Sequence[int], pct: float, *, lo: int | None = None, hi:
 
 @dataclass(frozen=True)
 class Latency:
-    """Latency of one trial in microseconds: min, mean, p50, p90, p99, p99.9, max, and frames timed."""
+    """Latency of one trial in microseconds: min, mean, p50, p90, p99, p99.9, max, and frames timed.
+
+    ``count`` is the frames timed: the stamped ones, 1 in ``sample`` of those received, not the frames
+    received (TrialResult.received is)."""
     count: int
     min: float
     mean: float
@@ -90,6 +109,13 @@ class Latency:
     p99: float
     p999: float
     max: float
+    sample: int = 1             # the generator stamped 1 frame in this many
+
+    def sampled(self) -> str:
+        """How many frames the figures come from: ``1250 sampled frames (1 in 16)``."""
+        if self.sample == 1:
+            return f"{self.count} frames (every frame timed)"
+        return f"{self.count} sampled frames (1 in {self.sample})"
 
     def get(self, name: str) -> float:
         """By the profile's key: p50, p90, p99, p999 or max."""
@@ -97,17 +123,19 @@ class Latency:
 
     def line(self) -> str:
         return (f"min {self.min:.2f} / p50 {self.p50:.2f} / p90 {self.p90:.2f} / p99 {self.p99:.2f} / "
-                f"p99.9 {self.p999:.2f} / max {self.max:.2f} us ({self.count} frames)")
+                f"p99.9 {self.p999:.2f} / max {self.max:.2f} us, {self.sampled()}")
 
 
 def latency_from(buckets: Sequence[int], tsc_hz: int, *, count: int, lat_min: int, lat_max: int,
-                 lat_sum: int) -> Latency | None:
+                 lat_sum: int, sample: int = 1) -> Latency | None:
+    """The receivers' latency counters (``count`` stamped frames, 1 in ``sample``) in microseconds."""
     if count == 0 or not tsc_hz:
         return None
     us = 1e6 / tsc_hz
     # count > 0: every percentile exists
     pct = {k: (percentile(buckets, v, lo=lat_min, hi=lat_max) or 0) * us for k, v in PERCENTILES.items()}
-    return Latency(count=count, min=lat_min * us, mean=lat_sum / count * us, max=lat_max * us, **pct)
+    return Latency(count=count, min=lat_min * us, mean=lat_sum / count * us, max=lat_max * us, sample=sample,
+                   **pct)
 
 
 # ---------------------------------------------------------------- trials
@@ -142,7 +170,7 @@ class TrialResult:
     rate_slack: float = 0.0     # a passing trial offers at least rate x (1 - rate_slack)
     dut: dict = field(default_factory=dict)     # calibrated DUT counters, when there is one
     latency: Latency | None = None
-    hist: list[int] = field(default_factory=list, repr=False)
+    hist: list[int] = field(default_factory=list, repr=False)   # latency of the stamped frames only
     tsc_hz: int = 0
 
     @property

@@ -8,7 +8,7 @@ from typing import Sequence
 
 from harness.errors import UsageError, check
 from harness.native.defines import define
-from harness.perf.model import frame_pattern
+from harness.perf.model import check_lat_sample, frame_pattern
 from harness.probe import (
     Loop,
     Mempool,
@@ -43,13 +43,17 @@ class PerfTask:
     dut_queue: int = 0
     flags: int = 0
     gen_task: int = 0
+    lat_sample: int = 1
 
     @classmethod
     def gen(cls, tx: Port, *, queue: int = 0, seq_base: int = 0, count: int = 0, rate_pps: float = 0,
-            duration_s: float = 0, flows: int = 1, frames=64) -> "PerfTask":
+            duration_s: float = 0, flows: int = 1, frames=64, lat_sample: int = 1) -> "PerfTask":
+        """``lat_sample``: stamp the TSC in 1 frame of this many (a power of two; the frames whose
+        sequence number less seq_base is a multiple of it), 0 in the others; receivers time only
+        the stamped ones. 1 stamps every frame (harness.perf.LAT_SAMPLE is what the suites use)."""
         return cls(ROLE_GEN, tx_port=tx.id, tx_queue=queue, seq_base=seq_base, count=int(count),
                    rate_pps=int(round(rate_pps)), duration_ns=int(duration_s * 1e9), flows=flows,
-                   sizes=frame_pattern(frames))
+                   sizes=frame_pattern(frames), lat_sample=check_lat_sample(lat_sample))
 
     @classmethod
     def recv(cls, rx: Port, *, queue: int = 0, seq_base: int = 0, count: int = 0) -> "PerfTask":
@@ -82,7 +86,7 @@ class PerfRun(Loop):
         for i, t in enumerate(tasks):
             ct = c.tasks[i]
             for name in ("role", "rx_port", "rx_queue", "tx_port", "tx_queue", "seq_base", "count", "rate_pps",
-                         "duration_ns", "cost_cycles", "dut_queue", "flags", "gen_task"):
+                         "duration_ns", "cost_cycles", "dut_queue", "flags", "gen_task", "lat_sample"):
                 setattr(ct, name, getattr(t, name))
             ct.n_flows = t.flows
             ct.n_sizes = len(t.sizes)

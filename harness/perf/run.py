@@ -20,10 +20,12 @@ from harness import probe
 from harness.errors import HarnessError, UsageError
 from harness.perf.model import (
     HIST_BUCKETS,
+    LAT_SAMPLE,
     CalibratedDut,
     SearchProfile,
     Throughput,
     TrialResult,
+    check_lat_sample,
     frame_pattern,
     frames_label,
     latency_from,
@@ -48,6 +50,9 @@ class Tester:
     The generator has ``grace_s`` beyond the trial to hand over its last frames (a pause of the
     shared CPU near the end must not turn into loss); a trial whose offered rate falls short of
     the intended one by more than max(0.1 %, 0.5 ms / duration) does not pass even without loss.
+
+    ``lat_sample``: the generator stamps 1 frame in this many (a power of two) and the latency is that
+    sample's; loss, duplicates and reordering are counted for every frame.
     """
 
     def __init__(self, lcore: int, pool: Mempool, tx: Port, rx: Port, *, rx_queues: int = 1,
@@ -55,13 +60,14 @@ class Tester:
                  pending: Callable[[], int] | None = None,
                  dut: CalibratedDut | None = None, dut_ports: tuple[Port, Port] | None = None,
                  grace_s: float = 0.002, rx_lcore: int | None = None,
-                 external_stall: Callable[[], float] | None = None):
+                 external_stall: Callable[[], float] | None = None, lat_sample: int = LAT_SAMPLE):
         self.lcore, self.pool, self.tx, self.rx = lcore, pool, tx, rx
         self.rx_lcore = rx_lcore if rx_lcore != lcore else None
         self.rx_queues, self.burst, self.flows = rx_queues, probe.burst_or_session(burst), flows
         self.sizes, self.frames = frame_pattern(frames), frames_label(frames)
         self.drain_s, self.pending, self.grace_s = drain_s, pending, grace_s
         self.dut, self.dut_ports = dut, dut_ports
+        self.lat_sample = check_lat_sample(lat_sample)
         self.external_stall = external_stall  # seconds an external DUT has waited for a CPU, so far
         if dut is not None and dut_ports is None:
             raise UsageError("a calibrated DUT needs dut_ports=(rx port, tx port)")
@@ -98,7 +104,7 @@ class Tester:
         self._seq += (count or 1 << 36) + (1 << 20)
         gen = PerfTask.gen(self.tx, seq_base=base, count=count, rate_pps=rate_pps,
                            duration_s=duration_s + (self.grace_s if count else 0), flows=self.flows,
-                           frames=self.sizes)
+                           frames=self.sizes, lat_sample=self.lat_sample)
         recvs = [PerfTask.recv(self.rx, queue=q, seq_base=base, count=count) for q in range(self.rx_queues)]
         tasks = [gen]
         dut_run = recv_run = None
@@ -173,7 +179,8 @@ class Tester:
         if lat_count:
             r.latency = latency_from(hist, st["tsc_hz"], count=lat_count,
                                      lat_min=min(t["lat_min"] for t in recvs if t["lat_count"]),
-                                     lat_max=max(t["lat_max"] for t in recvs), lat_sum=total("lat_sum"))
+                                     lat_max=max(t["lat_max"] for t in recvs), lat_sum=total("lat_sum"),
+                                     sample=self.lat_sample)
         if self.dut is not None:
             d = (dut_st or st)["tasks"][0 if dut_st else 1]
             r.dut = {k: d[k] for k in ("dut_rx", "dut_tx", "dut_drops", "dut_unsent", "dut_queue_max")}
@@ -229,10 +236,11 @@ class DutPath:
     closers: list = field(default_factory=list)
 
     def tester(self, lcore: int, pool: Mempool, *, burst: int | None = None, flows: int, frames,
-               drain_s: float, rx_lcore: int | None = None) -> Tester:
+               drain_s: float, rx_lcore: int | None = None, lat_sample: int = LAT_SAMPLE) -> Tester:
         return Tester(lcore, pool, self.tx, self.rx, rx_queues=self.rx_queues, burst=burst, flows=flows,
                       frames=frames, drain_s=drain_s, pending=self.pending, rx_lcore=rx_lcore,
-                      external_stall=self.testpmd.run_delay_s if self.testpmd is not None else None)
+                      external_stall=self.testpmd.run_delay_s if self.testpmd is not None else None,
+                      lat_sample=lat_sample)
 
     def close(self) -> list[str]:
         problems = []

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from harness import perf
-from harness.errors import ProbeInvalidError, ProbeNotFoundError
+from harness.errors import ProbeInvalidError, ProbeNotFoundError, UsageError
 from harness.probe import Packet, lib
 from harness.system import testpmd
 
@@ -46,13 +46,68 @@ def test_measured_tsc_frequency_is_close_to_eals(wire, worker, pool):
 
 
 def test_a_trial_counts_every_frame(wire, worker, pool):
+    """Loss and order are judged on every frame; latency on the sample the generator stamped (1 in
+    perf.LAT_SAMPLE by default: sequence numbers 0, 16, 32, ... of the trial's 20000)."""
     t = perf.Tester(worker, pool, wire.tx, wire.rx, flows=64, frames=64, pending=wire.pending)
     r = t.trial(200_000, 0.1)
     assert r.intended == r.attempted == r.sent == r.received == 20_000
     assert (r.lost, r.dups, r.reordered, r.late, r.unsent, r.foreign) == (0, 0, 0, 0, 0, 0)
-    assert r.latency.count == 20_000 and 0 < r.latency.min <= r.latency.p50 <= r.latency.p99 <= r.latency.max
+    stamped = 20_000 // perf.LAT_SAMPLE
+    assert perf.LAT_SAMPLE == 16 and r.latency.count == stamped and r.latency.sample == perf.LAT_SAMPLE
+    assert 0 < r.latency.min <= r.latency.p50 <= r.latency.p99 <= r.latency.max
+    assert f"{stamped} sampled frames (1 in 16)" in r.latency.line()
     assert abs(r.rate_error) < 0.005 and r.passes()
-    assert len(r.hist) == perf.HIST_BUCKETS and sum(r.hist) == 20_000
+    assert len(r.hist) == perf.HIST_BUCKETS and sum(r.hist) == stamped
+
+
+def test_a_trial_with_period_1_times_every_frame(wire, worker, pool):
+    t = perf.Tester(worker, pool, wire.tx, wire.rx, flows=64, frames=64, pending=wire.pending, lat_sample=1)
+    r = t.trial(200_000, 0.05)
+    assert r.received == r.intended == 10_000 and r.lost == 0, r.line()
+    assert r.latency.count == sum(r.hist) == 10_000 and r.latency.sample == 1
+    assert "10000 frames (every frame timed)" in r.latency.line()
+
+
+def test_generator_stamps_the_frames_whose_sequence_is_a_multiple_of_the_period(wire, worker, pool):
+    """Bursts of 5 against a period of 8: every burst starts at another offset in the period. On the
+    wire, exactly the frames with (seq - seq_base) % 8 == 0 carry a TSC; the others carry 0."""
+    with perf.PerfRun(worker, [perf.PerfTask.gen(wire.tx, count=100, seq_base=7, lat_sample=8)], pool=pool,
+                      burst=5) as run:
+        run.wait_generated(2)
+    assert run.stats()["tasks"][0]["sent"] == 100
+    wrong = []
+    for _ in range(100):
+        with Packet.receive(wire.rx, 0) as pkt:
+            f = bytes(pkt.view())
+        seq, tsc = int.from_bytes(f[44:52], "little"), int.from_bytes(f[52:60], "little")
+        if (tsc != 0) != ((seq - 7) % 8 == 0):
+            wrong.append((seq, tsc))
+    assert not wrong, f"(seq, stamp) of frames stamped against the period 8 from seq_base 7: {wrong[:8]}"
+
+
+@pytest.mark.parametrize("period", [1, 16])
+def test_receiver_times_the_stamped_frames_only(wire, worker, pool, period):
+    """A paced run of 10000 frames (bursts of every size the schedule gives): every frame received,
+    lat_count the stamped ones among them, ceil(10000 / period), and the histogram holds as many."""
+    gen = perf.PerfTask.gen(wire.tx, count=10_000, rate_pps=1_000_000, seq_base=3, lat_sample=period)
+    with perf.PerfRun(worker, [gen, perf.PerfTask.recv(wire.rx, seq_base=3, count=10_000)], pool=pool) as run:
+        run.wait_generated(2)
+        deadline = time.monotonic() + 2
+        while run.stats()["tasks"][1]["unique"] < 10_000 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    g, rx = run.stop()["tasks"]
+    stamped = -(-10_000 // period)
+    assert g["sent"] == rx["unique"] == rx["rx_pkts"] == 10_000 and rx["dups"] == rx["reordered"] == 0
+    assert rx["lat_count"] == sum(run.hist(1)) == stamped, (rx["lat_count"], stamped)
+    assert 0 < rx["lat_min"] <= rx["lat_max"] and rx["lat_sum"] >= rx["lat_min"] * stamped
+
+
+def test_perf_generator_refuses_a_period_that_is_not_a_power_of_two(wire, worker, pool):
+    with pytest.raises(UsageError, match="power of two"):
+        perf.PerfTask.gen(wire.tx, lat_sample=12)
+    task = perf.PerfTask(perf.ROLE_GEN, tx_port=wire.tx.id, lat_sample=12)  # past Python's check: C refuses
+    with pytest.raises(ProbeInvalidError):
+        perf.PerfRun(worker, [task], pool=pool)
 
 
 @pytest.mark.parametrize("frames", ["imix", "jumbo", (64, 1518, 9000)])
@@ -95,6 +150,25 @@ def test_receiver_counts_duplicates_reordering_and_loss(wire, worker, pool):
         st = run.stop()["tasks"][0]
     assert (st["rx_pkts"], st["unique"], st["dups"], st["reordered"], st["seq_max"]) == (7, 6, 1, 2, 5)
     assert st["lat_count"] == 7
+
+
+def test_receiver_counts_but_does_not_time_unstamped_frames(wire, worker, pool):
+    """Frames 0..5, the odd ones with stamp 0: all six received, three timed."""
+    run = perf.PerfRun(worker, [perf.PerfTask.recv(wire.rx, seq_base=2000, count=6)])
+    try:
+        for seq in range(6):
+            pkt = Packet.alloc(pool, 64)
+            view = pkt.view()
+            view[44:52] = (2000 + seq).to_bytes(8, "little")
+            if seq % 2:
+                view[52:60] = bytes(8)
+            pkt.tx(wire.tx)
+        deadline = time.monotonic() + 2
+        while run.stats()["tasks"][0]["rx_pkts"] < 6 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        st = run.stop()["tasks"][0]
+    assert (st["rx_pkts"], st["unique"], st["lat_count"]) == (6, 6, 3) and sum(run.hist(0)) == 3
 
 
 def test_calibrated_dut_forwards_its_capacity_and_drops_the_rest(wire, worker, pool):
@@ -170,8 +244,8 @@ try:
     t = perf.Tester(gen_lcore, sess.pool, a, b, flows=16, frames=64, rx_lcore=rx_lcore,
                     pending=lambda: probe.ring_wire_pending("dhrxl"))
     r = t.trial(100_000, 0.1)
-    print(json.dumps({"placement": t.placement(), "sent": r.sent, "received": r.received,
-                      "latencies": sum(r.hist)}))
+    print(json.dumps({"placement": t.placement(), "intended": r.intended, "sent": r.sent, "received": r.received,
+                      "latencies": sum(r.hist), "lat_count": r.latency.count if r.latency else 0}))
     for p in (a, b):
         p.stop()
     probe.ring_wire_destroy("dhrxl")
@@ -193,4 +267,9 @@ def test_receiver_runs_on_its_own_lcore_when_the_profile_gives_one(tmp_path):
     assert res.returncode == 0, res.stderr[-2000:]
     out = json.loads(res.stdout.strip().splitlines()[-1])
     assert out["placement"] == "gen on lcore 1, recv on lcore 2"
-    assert out["sent"] > 0 and out["received"] == out["sent"] == out["latencies"], out
+    assert out["sent"] > 0 and out["received"] == out["sent"], out
+    # latency on the receivers' lcore too: the stamped frames, 1 in perf.LAT_SAMPLE of those intended, less any
+    # that tx refused (both lcores share CPU 1 here)
+    stamped = -(-out["intended"] // perf.LAT_SAMPLE)
+    assert out["latencies"] == out["lat_count"], out
+    assert stamped - (out["intended"] - out["sent"]) <= out["lat_count"] <= stamped, out

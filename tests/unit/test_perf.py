@@ -96,6 +96,28 @@ def test_latency_summary_in_microseconds():
     assert lat.p99 == pytest.approx(10.0, rel=1 / 32) and lat.get("p999") == lat.p999 <= lat.max
     assert "p99.9" in lat.line()
     assert perf.latency_from(buckets, hz, count=0, lat_min=0, lat_max=0, lat_sum=0) is None
+    assert lat.sample == 1 and lat.line().endswith("us, 100 frames (every frame timed)")
+
+
+def test_latency_says_it_is_a_sample():
+    """lat_count is the stamped frames (1 in the period), and every line that shows it says so."""
+    buckets = [0] * perf.HIST_BUCKETS
+    buckets[perf.hist_index(2000)] = 625
+    lat = perf.latency_from(buckets, 2_000_000_000, count=625, lat_min=2000, lat_max=2000, lat_sum=625 * 2000,
+                            sample=16)
+    assert lat.sample == 16 and lat.count == 625 and lat.mean == 1.0
+    assert lat.sampled() == "625 sampled frames (1 in 16)" and lat.line().endswith("us, 625 sampled frames (1 in 16)")
+
+
+@pytest.mark.parametrize("period", [1, 2, 16, perf.LAT_SAMPLE_MAX])
+def test_latency_sampling_periods_that_c_takes(period):
+    assert perf.check_lat_sample(period) == period
+
+
+@pytest.mark.parametrize("period", [0, 3, 12, -16, perf.LAT_SAMPLE_MAX * 2, 16.0, True, "16"])
+def test_latency_sampling_periods_refused(period):
+    with pytest.raises(UsageError, match=r"power of two from 1 \(every frame\) to 65536"):
+        perf.check_lat_sample(period)
 
 
 # --------------------------------------------------------------------------- trials
