@@ -83,6 +83,15 @@ def rss_charts(figures: list[dict]) -> str:
     return f"<h3>RSS per-queue spread</h3><div class='charts'>{''.join(charts)}</div>"
 
 
+def frames_timed(h: dict) -> str:
+    """What a latency histogram counts: ``1250 sampled frames (1 in 16)``, the generator having stamped 1
+    frame in ``sample_period``; ``N frames`` from a run that did not say (it stamped every frame)."""
+    frames, period = h.get("frames", ""), h.get("sample_period")
+    if isinstance(period, int) and period > 1:
+        return f"{frames} sampled frames (1 in {period})"
+    return f"{frames} frames"
+
+
 def latency_charts(figures: list[dict], histograms: list[dict] = ()) -> str:
     """One chart per measured path: min, p50, p90, p99, p99.9, max in that order, on a log axis, one line
     per frame size, with the profile's limits; the path named; the histograms' exports linked."""
@@ -112,8 +121,8 @@ def latency_charts(figures: list[dict], histograms: list[dict] = ()) -> str:
     links = ""
     if files:
         links = ("<p class='small'>Histograms, HdrHistogram percentile-distribution format (.hgrm, next to this "
-                 "report): " + ", ".join(f"<code>{escape(h['file'])}</code> ({escape(str(h.get('frames', '')))} "
-                                        "frames)" for h in files) + "</p>")
+                 "report): " + ", ".join(f"<code>{escape(h['file'])}</code> ({escape(frames_timed(h))})"
+                                        for h in files) + "</p>")
     return (f"<h3>Latency percentiles</h3><div class='charts'>{''.join(charts)}</div>"
             + "".join(f'<p class="muted small">{escape(n)}</p>' for n in notes) + links)
 

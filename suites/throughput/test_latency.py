@@ -7,8 +7,9 @@ from harness.errors import OverloadedTesterError
 
 def test_latency_within_limits(find_throughput, pps_target, profile, dut_path, worker, pool, measure):
     """Steps: find the NDR of the target's frame size (shared with the NDR check), then offer
-    measure.latency_load x NDR for measure.duration_s; the receiver files each frame's delay (TSC at
-    receive - TSC stamped at send) in a log-bucket histogram (< 3.2 % error).
+    measure.latency_load x NDR for measure.duration_s; the generator stamps 1 frame in perf.LAT_SAMPLE
+    and the receiver files each stamped frame's delay (TSC at receive - TSC stamped at send) in a
+    log-bucket histogram (< 3.2 % error); loss is counted on every frame.
     Verify: no frame lost at that load, and each percentile in targets.latency_us (p50, p90, p99, p999,
     max) is at most its limit; without limits the figures are recorded and the check is skipped."""
     size, lim = pps_target.frame_size, profile.targets.latency_us
@@ -28,14 +29,14 @@ def test_latency_within_limits(find_throughput, pps_target, profile, dut_path, w
     assert lat is not None, f"{size}-byte frames: no frame came back at {load:,.0f} pps; nothing to time"
     path = f"{dut_path.description}; frames sent and received by lcore {worker}"
     common = dict(load_pps=round(load), ndr_pps=round(ndr.rate), load_fraction=profile.measure.latency_load,
-                  frames=lat.count, frame_size=size, path=path)
+                  sampled_frames=lat.count, sample_period=lat.sample, frame_size=size, path=path)
     for key in perf.PERCENTILES.keys() | {"max"}:
         measure(f"latency_{key}_us_{size}B", lat.get(key), unit="us", target=lim.get(key), op="<=", **common)
     measure(f"latency_min_us_{size}B", lat.min, unit="us", **common)
     us = 1e6 / trial.tsc_hz
     buckets = ((lo * us, hi * us, n) for i, n in enumerate(trial.hist) if n for lo, hi in [perf.bucket_range(i)])
     measure.histogram(f"latency_us_{size}B", buckets, unit="us", frame_size=size, path=path,
-                      frames=lat.count, min=lat.min, max=lat.max, load_pps=round(load))
+                      frames=lat.count, sample_period=lat.sample, min=lat.min, max=lat.max, load_pps=round(load))
     assert trial.device_lost == 0, (
         f"{size}-byte frames: the device lost {trial.device_lost} of the {trial.attempted} frames handed to it at "
         f"{profile.measure.latency_load:g} x NDR = {load:,.0f} pps ({trial.line()}); expected none below the NDR: "

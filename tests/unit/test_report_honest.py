@@ -130,6 +130,15 @@ def test_latency_in_order_on_a_log_axis_with_the_path_named():
     assert "path: net_ring_a (net_ring)" in chart and "latency_us_64B.hgrm" in page
 
 
+def test_histogram_links_say_how_many_frames_were_sampled():
+    """The generator stamps 1 frame in sample_period: a histogram's count is that sample, not the frames
+    received, and the page says so; a histogram without a period (an older run) counts plain frames."""
+    sampled = [{"test": LAT.format(64), "name": "latency_us_64B", "unit": "us", "frame_size": 64,
+                "file": "latency_us_64B.hgrm", "frames": 1250, "sample_period": 16, "buckets": [[0.01, 0.02, 1250]]}]
+    assert "(1250 sampled frames (1 in 16))" in html.render(results(histograms=sampled))
+    assert "(10 frames)" in html.render(results()) and "sampled" not in html.render(results())
+
+
 def test_an_emulated_nic_carries_its_banner_and_hardware_none():
     page = html.render(results(device_class="emulated", inventory={"emulated_nic": "virtio-net (QEMU)"}))
     assert "emulated NIC — not a hardware qualification" in page and "virtio-net (QEMU)" in page
