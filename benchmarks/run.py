@@ -1,18 +1,22 @@
 #!/usr/bin/env python3
 """The probe's loops beside dpdk-testpmd's, measured in interleaved windows on the same vdevs, lcores and burst.
 
-    sudo python benchmarks/run.py [--pairs 7] [--window 0.5] [--warmup 0.2] [--burst 32]
+    sudo python benchmarks/run.py [--pairs 120] [--window 0.1] [--warmup 0.05] [--steady 0.1] [--instances 10]
+                                  [--burst 32]
                                   [--lcores 0@0,1@1] [--only fwd,gen,sink,path] [--runs 1] [--json FILE]
 
-Two processes stay up side by side for each vdev set: dpdk-testpmd (interactive, its own EAL) and a harness
-session of ours (a child of this script, profiles/vdev.toml with --lcores). Their worker lcores only
-busy-poll while a window is open, and only one side's window is open at a time: testpmd, ours, ours,
-testpmd, testpmd, ours ... (--pairs pairs per comparison, AB and BA in turn so an order effect cancels).
-Each window starts the loop, discards --warmup seconds, then counts packets over --window seconds
-per second of CPU the loop got (other work on the host takes the CPU away from either side). The figure
-of a comparison is the median of the per-pair ratios ours / testpmd, with its quartiles and min-max:
-load from other work on the host moves both sides of a pair alike, so the ratio is fair where
-sequential long runs are not.
+Two processes stay up side by side: dpdk-testpmd (interactive, its own EAL) and a harness session of ours
+(a child of this script, profiles/vdev.toml with --lcores). Their worker lcores only busy-poll while a window
+is open, and only one side's window is open at a time: testpmd, ours, testpmd, ours ... (~0.3 s per pair).
+Each window starts the loop, discards --warmup seconds, then counts packets over --window seconds per second
+of CPU the loop got (other work on the host takes the CPU away from either side). Each window is then set
+against the mean of the two windows of the other side around it (a bracket): a drift of the host's speed
+cancels. A shared VM also changes speed in steps, by up to 1.5x for seconds (other tenants on the physical
+core): a window whose two neighbours differ by more than --steady may straddle a step and is left out of the
+figure (kept in the JSON). Where a process's memory landed also moves its loops, for its whole life (one in
+ten of our sessions forwards 0.7x on net_null until it is given a new mbuf pool): so the --pairs are shared
+out over --instances fresh pairs of processes per device set. The figure of a comparison is the median of
+the steady brackets' ratios ours / testpmd, with its quartiles and the range of the per-instance medians.
 
 | comparison | testpmd | ours |
 | fwd  (null, ring) | io (ring: start tx_first, each window) | PROBE_MODE_FWD tasks, 0 -> 1 and 1 -> 0 (probe.c) |
@@ -29,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import pathlib
 import statistics
@@ -59,8 +64,10 @@ COMPARISONS = [
     ("fwd ring", "ring", "io", 60, "run_fwd", 64, True),
     ("fwd ring (perf.c plain)", "ring", "io", 60, "perf_fwd", 64, False),
 ]
-#: a window whose loop got less CPU than this is not counted (nor its pair): too little to measure
+#: a window whose loop got less CPU than this is not counted (nor the brackets it is in): too little to measure
 MIN_CPU_S = 0.01
+#: fewer steady brackets than this in a comparison: the host changed speed too often to measure
+MIN_BRACKETS = 7
 PREFIXES: list[str] = []  # testpmd's file prefixes: their runtime dirs must be gone at the end
 
 
@@ -178,8 +185,10 @@ class Ours:
             return perf.PerfRun(w, [perf.PerfTask.dut(p0, p1), perf.PerfTask.dut(p1, p0)], burst=self.burst,
                                 tsc_hz=self.hz)
         if kind == "perf_gen":
-            return perf.PerfRun(w, [perf.PerfTask.gen(p0, flows=1024, frames=frame, seq_base=1),
-                                    perf.PerfTask.gen(p1, flows=1024, frames=frame, seq_base=1 << 40)],
+            return perf.PerfRun(w, [perf.PerfTask.gen(p0, flows=1024, frames=frame, seq_base=1,
+                                                      lat_sample=perf.model.LAT_SAMPLE),
+                                    perf.PerfTask.gen(p1, flows=1024, frames=frame, seq_base=1 << 40,
+                                                      lat_sample=perf.model.LAT_SAMPLE)],
                                 burst=self.burst, pool=self.sess.pool, tsc_hz=self.hz)
         if kind == "perf_recv":
             return perf.PerfRun(w, [perf.PerfTask.recv(p0), perf.PerfTask.recv(p1)], burst=self.burst,
@@ -420,57 +429,106 @@ def quantiles(xs: list[float]) -> dict:
     return {"median": statistics.median(xs), "q1": q[0], "q3": q[2], "min": xs[0], "max": xs[-1], "n": len(xs)}
 
 
-def run_once(args, selected, journal, windows: list, tag: int) -> tuple[list[dict], dict | None, list[str]]:
+def bracketed(seq: list[tuple[str, dict]], steady: float) -> list[dict]:
+    """Each window against the two windows of the other side either side of it (testpmd, ours, testpmd, ...).
+
+    The ratio ours / testpmd of a window is its rate against the mean of its neighbours', so a drift of the
+    host's speed that is linear over the three windows cancels. The host of a shared VM also changes speed in
+    steps (by up to 1.5x, for seconds: other tenants on the physical core); a window whose two neighbours differ
+    by more than ``steady`` (relative, on a log scale) may straddle such a step and is not steady: it is kept
+    in the JSON, not in the figure. A window without ``MIN_CPU_S`` of CPU spoils the brackets it is in."""
+    out = []
+    for k, (side, w) in enumerate(seq):
+        if k == 0 or k == len(seq) - 1:
+            out.append({"ratio": None, "steady": False, "why": "edge"})
+            continue
+        left, right = seq[k - 1][1], seq[k + 1][1]
+        if min(w["cpu_s"], left["cpu_s"], right["cpu_s"]) < MIN_CPU_S or not (left["pps"] and right["pps"]):
+            out.append({"ratio": None, "steady": False, "why": f"under {MIN_CPU_S * 1e3:g} ms of CPU"})
+            continue
+        other = (left["pps"] + right["pps"]) / 2
+        ratio = w["pps"] / other if side == "ours" else other / w["pps"] if w["pps"] else float("nan")
+        step = abs(math.log(left["pps"] / right["pps"]))
+        ok = step <= math.log1p(steady)
+        why = "" if ok else f"neighbours differ by {100 * math.expm1(step):.0f} %"
+        out.append({"ratio": ratio, "steady": ok, "why": why})
+    return out
+
+
+def per_instance(pairs: int, instances: int, inst: int) -> int:
+    """--pairs shared out over --instances, the first ones taking the remainder."""
+    return pairs // instances + (inst < pairs % instances)
+
+
+def start_testpmd(vset: str, args, journal) -> Theirs:
     from harness.errors import HarnessError
     from harness.system import hugepages
 
+    for attempt in range(5):  # testpmd's -m 128 and EAL's own; the journal gives them back
+        try:
+            hugepages.ensure_free(journal, 2048, 112)
+            return Theirs(vset, args, journal)
+        except HarnessError:  # other runs on the host took the pages first
+            if attempt == 4:
+                raise
+            time.sleep(0.5)
+    raise AssertionError("unreachable")
+
+
+def run_once(args, selected, journal, windows: list, tag: int) -> tuple[list[dict], dict | None, list[str]]:
     results, problems = [], []
     for vset in [v for v in VDEVS if any(c[1] == v for c in selected)]:
-        child = start_child(vset, args)
-        hz = child.hello["tsc_hz"]
-        for attempt in range(5):  # testpmd's -m 128 and EAL's own; the journal gives them back
+        comps = [c for c in selected if c[1] == vset]
+        seqs: dict[str, list[list[tuple[str, dict]]]] = {c[0]: [] for c in comps}
+        hz = 0
+        # each instance: a fresh pair of processes. Where the pool, rings and ports of a process landed moves
+        # its loops by up to +-10 % for its whole life (either side), so one pair of processes is one sample
+        for inst in range(args.instances):
+            child = start_child(vset, args)
+            hz = child.hello["tsc_hz"]
+            theirs = None
             try:
-                hugepages.ensure_free(journal, 2048, 112)
-                theirs = Theirs(vset, args, journal)
-                break
-            except HarnessError:  # other runs on the host took the pages first
-                if attempt == 4:
-                    child.close()
-                    raise
-                time.sleep(0.5)
-        try:
-            for name, _, mode, txlen, kind, frame, judged in [c for c in selected if c[1] == vset]:
-                ratios, tp_pps, our_pps, on_cpu, dropped = [], [], [], [], 0
-                for i in range(args.pairs):
-                    # ABBA: testpmd first in even pairs, ours first in odd ones, so an order effect cancels
-                    if i % 2 == 0:
-                        t = theirs.window(mode, txlen, args.warmup, args.window)
-                    o = child.ask(op="window", kind=kind, frame=frame, warmup=args.warmup, seconds=args.window)
-                    if i % 2 == 1:
-                        t = theirs.window(mode, txlen, args.warmup, args.window)
-                    used = min(t["cpu_s"], o["cpu_s"]) >= MIN_CPU_S
-                    for side, w in (("testpmd", t), ("ours", o)):
-                        windows.append({"run": tag, "comparison": name, "pair": i, "side": side, "used": used, **w})
-                    if not used:
-                        dropped += 1
-                        continue
-                    tp_pps.append(t["pps"])
-                    our_pps.append(o["pps"])
-                    on_cpu += [t["on_cpu"], o["on_cpu"]]
-                    ratios.append(o["pps"] / t["pps"] if t["pps"] else float("nan"))
-                if not ratios:
-                    raise RuntimeError(f"{name}: no window pair had {MIN_CPU_S * 1e3:g} ms of CPU on both sides; "
-                                       "the host is too busy to measure (or raise --window)")
-                q = quantiles(ratios)
-                results.append({"comparison": name, "judged": judged, "testpmd": f"{mode}", "ours": kind,
-                                "frame": frame, "ratio": q, "testpmd_mpps": statistics.median(tp_pps) / 1e6,
-                                "ours_mpps": statistics.median(our_pps) / 1e6,
-                                "testpmd_cpp": hz / statistics.median(tp_pps),
-                                "ours_cpp": hz / statistics.median(our_pps), "tsc_hz": hz,
-                                "on_cpu_min": min(on_cpu), "pairs_dropped": dropped})
-        finally:
-            problems += theirs.close()
-            problems += child.close()
+                theirs = start_testpmd(vset, args, journal)
+                for name, _, mode, txlen, kind, frame, _judged in comps:
+                    seq = []  # testpmd, ours, testpmd, ours ...: one window at a time, side by side in time
+                    for _ in range(per_instance(args.pairs, args.instances, inst)):
+                        seq.append(("testpmd", theirs.window(mode, txlen, args.warmup, args.window)))
+                        seq.append(("ours", child.ask(op="window", kind=kind, frame=frame, warmup=args.warmup,
+                                                      seconds=args.window)))
+                    # the last ours window's right bracket
+                    seq.append(("testpmd", theirs.window(mode, txlen, args.warmup, args.window)))
+                    seqs[name].append(seq)
+            finally:
+                if theirs is not None:
+                    problems += theirs.close()
+                problems += child.close()
+        for name, _, mode, _txlen, kind, frame, judged in comps:
+            kept, n_brackets, per_inst, tp_pps, our_pps, on_cpu = [], 0, [], [], [], []
+            for inst, seq in enumerate(seqs[name]):
+                brackets = bracketed(seq, args.steady)
+                for k, (side, w) in enumerate(seq):
+                    windows.append({"run": tag, "comparison": name, "instance": inst, "window": k, "side": side,
+                                    **w, **brackets[k]})
+                mine = [br["ratio"] for br in brackets if br["steady"]]
+                kept += mine
+                n_brackets += len(brackets) - 2
+                if mine:
+                    per_inst.append(statistics.median(mine))
+                tp_pps += [w["pps"] for side, w in seq if side == "testpmd" and w["cpu_s"] >= MIN_CPU_S]
+                our_pps += [w["pps"] for side, w in seq if side == "ours" and w["cpu_s"] >= MIN_CPU_S]
+                on_cpu += [w["on_cpu"] for _, w in seq]
+            if len(kept) < MIN_BRACKETS:
+                raise RuntimeError(
+                    f"{name}: only {len(kept)} of {n_brackets} windows had steady neighbours (within "
+                    f"{100 * args.steady:g} %); the host's speed changes too often to measure: raise --pairs "
+                    "or --steady, or run on a quieter host")
+            results.append({"comparison": name, "judged": judged, "testpmd": f"{mode}", "ours": kind,
+                            "frame": frame, "ratio": quantiles(kept), "instances": per_inst,
+                            "testpmd_mpps": statistics.median(tp_pps) / 1e6,
+                            "ours_mpps": statistics.median(our_pps) / 1e6,
+                            "testpmd_cpp": hz / statistics.median(tp_pps),
+                            "ours_cpp": hz / statistics.median(our_pps), "tsc_hz": hz,
+                            "on_cpu_min": min(on_cpu), "brackets": n_brackets, "unsteady": n_brackets - len(kept)})
     path = None
     if "path" in args.only:
         child = start_child("none", args)
@@ -484,17 +542,19 @@ def run_once(args, selected, journal, windows: list, tag: int) -> tuple[list[dic
 
 def report(results: list[dict], path: dict | None, args, tag: int) -> None:
     print(f"\nrun {tag}: burst {args.burst}, lcores {args.lcores}, {args.pairs} interleaved pairs of "
-          f"{args.window:g} s windows (warm-up {args.warmup:g} s discarded)")
+          f"{args.window:g} s windows (warm-up {args.warmup:g} s discarded) over {args.instances} pairs of "
+          f"processes;\nratio = median over the windows whose neighbours agree within {100 * args.steady:g} %, "
+          "instances = range of the per-process-pair medians")
     print(f"{'comparison':<24} {'testpmd':<7} {'Mpps':>7} {'c/pkt':>6} {'ours Mpps':>9} {'c/pkt':>6} "
-          f"{'ratio':>6} {'IQR':>13} {'min-max':>13} {'on-CPU':>6}")
+          f"{'ratio':>6} {'IQR':>13} {'instances':>13} {'steady':>7} {'on-CPU':>6}")
     for r in results:
-        q = r["ratio"]
+        q, inst = r["ratio"], r["instances"]
         mark = "" if r["judged"] else "  (reported)"
-        if r["pairs_dropped"]:
-            mark += f"  ({r['pairs_dropped']} pairs without {MIN_CPU_S * 1e3:g} ms of CPU dropped)"
+        steady = f"{r['brackets'] - r['unsteady']}/{r['brackets']}"
         print(f"{r['comparison']:<24} {r['testpmd']:<7} {r['testpmd_mpps']:>7.2f} {r['testpmd_cpp']:>6.1f} "
               f"{r['ours_mpps']:>9.2f} {r['ours_cpp']:>6.1f} {q['median']:>6.3f} "
-              f"{q['q1']:>6.3f}-{q['q3']:<6.3f} {q['min']:>6.3f}-{q['max']:<6.3f} {100 * r['on_cpu_min']:>4.0f}%{mark}")
+              f"{q['q1']:>6.3f}-{q['q3']:<6.3f} {min(inst):>6.3f}-{max(inst):<6.3f} {steady:>7} "
+              f"{100 * r['on_cpu_min']:>4.0f}%{mark}")
     if path:
         print(f"path gen -> wire -> fwd -> wire -> sink, {path['frame']} B: {path['pps'] / 1e6:.2f} Mpps on "
               f"{path['lcores']} lcore(s) = {path['pps_per_lcore'] / 1e6:.2f} Mpps per lcore; {path['bound']}")
@@ -510,9 +570,15 @@ def report(results: list[dict], path: dict | None, args, tag: int) -> None:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--pairs", type=int, default=24, help="interleaved testpmd/ours window pairs per comparison")
-    ap.add_argument("--window", type=float, default=0.3, help="seconds counted per window (default 0.3)")
-    ap.add_argument("--warmup", type=float, default=0.1, help="seconds discarded at the start of each window")
+    ap.add_argument("--pairs", type=int, default=120, help="interleaved testpmd/ours windows per comparison "
+                    "(default 120)")
+    ap.add_argument("--window", type=float, default=0.1, help="seconds counted per window (default 0.1)")
+    ap.add_argument("--warmup", type=float, default=0.05, help="seconds discarded at the start of each window "
+                    "(default 0.05)")
+    ap.add_argument("--instances", type=int, default=10, help="fresh testpmd and harness processes this many times "
+                    "per device set, the pairs shared out between them (default 10)")
+    ap.add_argument("--steady", type=float, default=0.1, help="a window counts when the two windows of the other "
+                    "side around it agree within this share (default 0.1)")
     ap.add_argument("--all", action="store_true", help="also perf.c's loops (reported, not judged)")
     ap.add_argument("--burst", type=int, default=32, help="rx/tx burst of every loop (default 32)")
     ap.add_argument("--lcores", default="0@0,1@1", help="EAL lcores of both sides (main 0, workers after)")
@@ -526,8 +592,10 @@ def main(argv=None) -> int:
     if os.geteuid() != 0:
         print("benchmarks/run.py: run as root (hugepages, DPDK)", file=sys.stderr)
         return 2
-    if args.pairs < 1 or args.window <= 0 or args.warmup < 0:
-        print("benchmarks/run.py: --pairs >= 1, --window > 0 and --warmup >= 0", file=sys.stderr)
+    if args.instances < 1 or args.pairs < 4 * args.instances or args.window <= 0 or args.warmup < 0 \
+            or args.steady <= 0:
+        print("benchmarks/run.py: --instances >= 1, --pairs >= 4 x --instances, --window > 0, --warmup >= 0 and "
+              "--steady > 0", file=sys.stderr)
         return 2
     tp = testpmd_driver()
     if tp.testpmd_path() is None:
@@ -563,8 +631,9 @@ def main(argv=None) -> int:
     if args.json:
         pathlib.Path(args.json).write_text(json.dumps(
             {"burst": args.burst, "lcores": args.lcores, "pairs": args.pairs, "window_s": args.window,
+             "steady": args.steady, "instances": args.instances,
              "warmup_s": args.warmup, "loadavg": os.getloadavg(), "runs": runs, "windows": windows,
-             "problems": problems}, indent=1))
+             "problems": problems}, separators=(",", ":")))
     if leftovers or problems:
         print(f"cleanup problems: {leftovers + problems}", file=sys.stderr)
         return 1
