@@ -42,6 +42,12 @@ def missing(topo, cap: str) -> str | None:
         return f"{dev}: {topo.notes.get('rss_reta') or 'has no redirection table'}"
     if cap == "kernel_fed":
         return None if topo.kernel_fed else f"{dev}: not fed from the kernel side ({topo.kind})"
+    if cap in ("imissed", "rx_nombuf"):
+        table = registry.NO_IMISSED if cap == "imissed" else registry.NO_RX_NOMBUF  # DPDK offers no flag: by PMD
+        lacking = {p.driver: table[p.driver] for p in topo.ports if p.driver in table}
+        if lacking:
+            return f"{dev}: " + "; ".join(f"{d} {why}" for d, why in lacking.items())
+        return None
     if cap == "numa":
         n = numa_nodes()
         return None if n > 1 else f"single NUMA node host: socket placement cannot differ ({n} node)"

@@ -1,6 +1,7 @@
 """Soak verdicts on synthetic series: judged on slopes, never on end points."""
 import pytest
 
+from harness import capabilities
 from harness.errors import UsageError
 from harness.report import soak as soak_report
 from harness.soak import model
@@ -21,9 +22,11 @@ def test_bad_durations_name_the_fix(text, needle):
     assert needle in str(info.value) and len(str(info.value)) < 200
 
 
-def _series(n=60, dt=2.0, in_use=lambda t: 100, free=lambda t: 8000, nombuf=lambda t: 0, ctx=lambda t: 10 * t):
+def _series(n=60, dt=2.0, in_use=lambda t: 100, free=lambda t: 8000, nombuf=lambda t: 0, ctx=lambda t: 10 * t,
+            missed=lambda t: 0, free_min=lambda t: None):
     return [model.Sample(t=i * dt, in_use=int(in_use(i * dt)), free=int(free(i * dt)), rx_nombuf=int(nombuf(i * dt)),
-                         imissed=0, ctx_nonvoluntary=int(ctx(i * dt)), rx_pkts=i * 1000, tx_pkts=i * 1000)
+                         imissed=int(missed(i * dt)), ctx_nonvoluntary=int(ctx(i * dt)), rx_pkts=i * 1000,
+                         tx_pkts=i * 1000, free_min=free_min(i * dt))
             for i in range(n)]
 
 
@@ -62,6 +65,64 @@ def test_preemption_and_an_empty_pool_fail():
     assert not checks["soak_pool_headroom_min"].passed
 
 
+def test_a_pool_dry_under_load_fails_on_the_loops_low_water_mark_naming_the_fix():
+    """Free again after each window's drain (8000), but the worker saw fewer than a burst free under load."""
+    samples = _series(free_min=lambda t: 31 if t == 20 else 7000)
+    c = _by_name(model.verdicts(samples, leak_noise=576, max_ctx_per_s=1000, min_free=32,
+                                pool_fix="set mempool.mbufs >= 4672 (e.g. 8191)"))["soak_pool_headroom_min"]
+    assert not c.passed and c.value == 31 and c.target == 32
+    assert "fell to 31 under load" in c.message and "in the window ending at 20 s" in c.message
+    assert "expected at least 32 (a burst) free" in c.message and "set mempool.mbufs >= 4672 (e.g. 8191)" in c.message
+    ample = _series(free_min=lambda t: 7000)
+    assert _by_name(model.verdicts(ample, leak_noise=576, max_ctx_per_s=1000, min_free=32))[
+        "soak_pool_headroom_min"].passed
+
+
+@pytest.mark.parametrize("counter", ["imissed", "rx_nombuf"])
+def test_a_counter_the_ports_do_not_keep_is_not_judgeable_never_a_pass(counter):
+    name = f"soak_{counter}_rate"
+    reason = f"net_ring0 (net_ring): net_ring has no {counter} counter"
+    checks = _by_name(model.verdicts(_series(), leak_noise=576, max_ctx_per_s=1000, not_judgeable={name: reason}))
+    c = checks[name]
+    assert c.passed is None and c.message.startswith(f"not judgeable: {reason}"), c
+    assert all(v.passed for k, v in checks.items() if k != name)  # the others are judged as before
+
+
+def test_a_creeping_imissed_fails_where_the_ports_count_it():
+    c = _by_name(model.verdicts(_series(missed=lambda t: 5 * t), leak_noise=576, max_ctx_per_s=1000))["soak_imissed_rate"]
+    assert not c.passed and c.value == pytest.approx(5) and "raise queues.rx_desc" in c.message
+
+
+class _Port:
+    def __init__(self, name, driver):
+        self.name, self.driver = name, driver
+
+
+class _Topo:
+    kind, notes = "nic", {}
+
+    def __init__(self, *drivers):
+        self.ports = [_Port(f"p{i}", d) for i, d in enumerate(drivers)]
+
+    def describe_ports(self):
+        return ", ".join(f"{p.name} ({p.driver})" for p in self.ports)
+
+
+def test_net_ring_lacks_the_imissed_and_rx_nombuf_counters_and_says_so():
+    ring = _Topo("net_ring", "net_ring")
+    assert capabilities.missing(ring, "imissed") == (
+        "p0 (net_ring), p1 (net_ring): net_ring has no imissed counter: its stats never count frames it missed")
+    assert "net_ring has no rx_nombuf counter: its rx hands on the sender's mbufs" in capabilities.missing(
+        ring, "rx_nombuf")
+
+
+def test_a_nic_pmd_that_counts_them_is_judged():
+    igb = _Topo("net_e1000_igb", "net_e1000_igb")
+    assert capabilities.missing(igb, "imissed") is None and capabilities.missing(igb, "rx_nombuf") is None
+    # one port without the counter is enough to make the sum unjudgeable
+    assert "net_virtio has no imissed counter" in capabilities.missing(_Topo("net_e1000_igb", "net_virtio"), "imissed")
+
+
 def test_too_few_samples_is_an_error_not_a_pass():
     with pytest.raises(ValueError, match="at least 3 samples"):
         model.verdicts(_series(n=2), leak_noise=576, max_ctx_per_s=1000)
@@ -77,3 +138,14 @@ def test_the_report_section_charts_every_series_with_its_trend():
     assert html.count("<svg") == len(soak_report.CHARTS)
     assert "least-squares trend" in html and "soak_mbufs_in_use_slope: 16 mbufs/s" in html and "FAIL" in html
     assert soak_report.section(None) == ""
+
+
+def test_the_report_says_skip_for_a_check_that_was_not_judged():
+    from dataclasses import asdict
+
+    samples = _series(free_min=lambda t: 7000)
+    checks = model.verdicts(samples, leak_noise=576, max_ctx_per_s=1000,
+                            not_judgeable={"soak_imissed_rate": "net_ring has no imissed counter"})
+    html = soak_report.section({"duration_s": 120, "interval_s": 2, "samples": [asdict(s) for s in samples],
+                                "checks": [asdict(c) for c in checks]})
+    assert "soak_imissed_rate: 0 1/s (target &lt;= 0) SKIP (not judgeable" in html and "FAIL" not in html
