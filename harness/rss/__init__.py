@@ -1,4 +1,5 @@
-"""RSS: the Toeplitz oracle and spread verdicts (model), harness/native/rss.c (native), capture runs (run)."""
+"""RSS: the Toeplitz oracle and spread statistics (model), their verdicts (verdicts), harness/native/rss.c
+(native), capture runs (run)."""
 from harness.area import exports
 
-__getattr__ = exports(__name__, ("model", "native", "run"))
+__getattr__ = exports(__name__, ("model", "verdicts", "native", "run"))
