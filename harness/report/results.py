@@ -3,7 +3,7 @@
 ``build()`` gathers it from the session (figures, skips), the per-test verdicts (pytest's reports
 when the plugin passes them, else the junit.xml pytest has just written) and the host (inventory,
 DPDK version, the ports as they came up). Nothing here may fail a run: what cannot be read is
-left out or marked unknown.
+left out or marked unknown. One figure's record and its text for people are :mod:`harness.report.figures`.
 """
 from __future__ import annotations
 
@@ -17,34 +17,27 @@ from typing import Any, Iterable
 
 from harness import __version__
 from harness.report import junit
+
+# one figure's record and text are figures.py's; re-exported (``X as X``) for the callers that import them from here
+from harness.report.figures import LATENCY_ORDER as LATENCY_ORDER
+from harness.report.figures import figure_record as figure_record
+from harness.report.figures import fmt as fmt
+from harness.report.figures import measured_text as measured_text
+from harness.report.figures import number as number
+from harness.report.figures import slowest_link_gbps
+from harness.report.figures import structure as structure
+from harness.report.figures import wire as wire
+from harness.report.figures import with_wire as with_wire
 from harness.report.junit import INTERRUPTED_MESSAGE
 
 FORMAT = "dpdk-harness-results"
 FORMAT_VERSION = 3  # 3: structured figure fields, numbers as numbers, suites, run/harness facts, histograms
 OUTCOMES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed", "interrupted")
-WIRE_OVERHEAD_BYTES = 20  # preamble + SFD (8) and inter-frame gap (12): what a frame costs on the wire
 
 #: order of precedence when a test has several phase reports (setup, call, teardown)
 _OUTCOME_RANK = {"error": 5, "failed": 4, "xpassed": 3, "skipped": 2, "xfailed": 2, "passed": 1, "interrupted": 0,
                  "unknown": 0}
 _PCI_RE = re.compile(r"^[0-9a-fA-F]{4}:[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7]$")
-
-
-def verdict(passed: bool | None) -> str:
-    return {None: "", True: "PASS", False: "FAIL"}[passed]
-
-
-def fmt(v) -> str:
-    """A figure for people: thousands separated from 1000 up, four significant digits below."""
-    if v is None:
-        return "-"
-    if isinstance(v, float) and not math.isfinite(v):
-        return str(v)
-    return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.4g}"
-
-
-def target_text(target, op: str) -> str:
-    return f"{op} {fmt(target)}" if target is not None else ""
 
 
 def suite_of(nodeid: str) -> str:
@@ -55,95 +48,6 @@ def suite_of(nodeid: str) -> str:
         return parts[parts.index("suites") + 1]
     return str(path.parent) if str(path.parent) not in ("", ".") else path.stem
 
-
-_NUMBER_RE = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
-_SIZE_RE = re.compile(r"^(?P<metric>.+)_(?P<size>\d+)B$")
-_QUEUE_RE = re.compile(r"queue(?P<q>\d+)(?=_|$)")
-_LAT_RE = re.compile(r"(?:^|_)latency_(?P<stat>p\d+(?:\.\d+)?|min|max|mean|avg|median)_(?P<unit>ns|us|ms)(?:_|$)")
-#: latency statistics in the order they are read (and charted)
-LATENCY_ORDER = ("min", "p50", "p90", "p99", "p99.9", "max")
-_STAT_ALIASES = {"p999": "p99.9", "p9999": "p99.99", "median": "p50", "avg": "mean"}
-
-
-def number(v):
-    """A value for machines: numbers (and numeric strings) as JSON numbers, the rest as it is."""
-    if isinstance(v, bool) or v is None:
-        return v
-    if isinstance(v, (int, float)):
-        return v if not isinstance(v, float) or math.isfinite(v) else None
-    if isinstance(v, str) and _NUMBER_RE.match(v.strip()):
-        f = float(v)
-        return int(f) if f.is_integer() and not any(c in v for c in ".eE") else f
-    return v
-
-
-def structure(name: str) -> dict[str, Any]:
-    """What a figure's name encodes, as fields: ``ndr_pps_64B`` -> metric ndr_pps, frame_size 64;
-    ``rss_queue3_pkts`` -> metric rss_queue_pkts, queue 3; ``latency_p999_us_64B`` -> stat p99.9."""
-    out: dict[str, Any] = {"metric": name, "frame_size": None, "queue": None, "stat": None}
-    m = _SIZE_RE.match(name)
-    if m:
-        out["metric"], out["frame_size"] = m.group("metric"), int(m.group("size"))
-    q = _QUEUE_RE.search(out["metric"])
-    if q:
-        out["queue"] = int(q.group("q"))
-        out["metric"] = out["metric"][:q.start()] + "queue" + out["metric"][q.end():]
-    lat = _LAT_RE.search(out["metric"])
-    if lat:
-        stat = lat.group("stat")
-        out["stat"] = _STAT_ALIASES.get(stat, stat)
-    return out
-
-
-def figure_record(f) -> dict:
-    """A Figure (or its dict) as results.json lists it: always the same keys; frame size, queue and
-    statistic as fields; numbers as numbers; the verdict and the target as text for people."""
-    d = dict(f.__dict__) if hasattr(f, "__dict__") else dict(f)
-    extra = {k: number(v) for k, v in (d.get("extra") or {}).items()}
-    fields = structure(d["name"])
-    for key in ("frame_size", "queue", "stat"):  # given explicitly (measure(..., frame_size=64)) wins
-        if key in extra:
-            fields[key] = extra.pop(key)
-        elif d.get(key) is not None:
-            fields[key] = d[key]
-    bound = extra.get("bounded_by") or d.get("bound")
-    rec = {
-        "test": d["test"], "name": d["name"], "metric": d.get("metric") or fields["metric"],
-        "value": number(d.get("value")), "unit": d.get("unit") or "",
-        "target": number(d.get("target")), "op": d.get("op") or ">=", "passed": d.get("passed"),
-        "frame_size": fields["frame_size"], "queue": fields["queue"], "stat": fields["stat"],
-        # a rate the search could not push past its upper bound: a lower bound, not the device's limit
-        "bound": {"tester ceiling": "tester", "line rate": "line rate"}.get(bound, bound),
-        "extra": extra,
-    }
-    rec["verdict"] = verdict(rec["passed"])
-    rec["target_text"] = target_text(rec["target"], rec["op"])
-    return rec
-
-
-def measured_text(f: dict) -> str:
-    """The measured value as people should read it: a tester-bound rate is a lower bound."""
-    text = fmt(f.get("value"))
-    if f.get("bound") == "tester":
-        return f"≥ {text} (tester limit; device not saturated)"
-    if f.get("bound") == "line rate":
-        return f"{text} (line rate)"
-    return text
-
-
-def wire(f: dict, link_gbps: float | None) -> dict[str, Any]:
-    """On-wire bit rate of a packet rate with a frame size, its share of the link, and whether it is
-    above the link speed (then the speed the port reports is not a real limit, e.g. a software device)."""
-    size = f.get("frame_size")
-    if f.get("unit") != "pps" or not size or not isinstance(f.get("value"), (int, float)):
-        return {"wire_gbps": None, "link_gbps": None, "line_rate_share": None, "above_link": None}
-    gbps = f["value"] * (size + WIRE_OVERHEAD_BYTES) * 8 / 1e9
-    out: dict[str, Any] = {"wire_gbps": gbps, "link_gbps": link_gbps, "line_rate_share": None,
-                           "above_link": False}
-    if link_gbps:
-        out["line_rate_share"] = gbps / link_gbps
-        out["above_link"] = gbps > link_gbps * 1.0001
-    return out
 
 
 # ------------------------------------------------------------------------------ per-test verdicts
@@ -401,23 +305,8 @@ def link_gbps(profile, ports: list[dict]) -> float | None:
     if given:
         return float(given)
     kind = "nic" if profile.ports.nic_mode else profile.ports.topology
-    speeds = [p["speed_mbps"] for p in ports if p.get("topology") == kind and isinstance(p.get("speed_mbps"), int)
-              and p["speed_mbps"] > 0]
-    return min(speeds) / 1000 if speeds else None
+    return slowest_link_gbps([p for p in ports if p.get("topology") == kind])
 
-
-def with_wire(results: dict) -> dict:
-    """Fill in the on-wire fields of figures that lack them (a results.json from an older harness, or
-    made by hand): the link speed is the run's ``link_gbps``, else the slowest speed a port reports."""
-    link = results.get("link_gbps")
-    if link is None:
-        speeds = [p["speed_mbps"] for p in results.get("ports", [])
-                  if isinstance(p.get("speed_mbps"), int) and p["speed_mbps"] > 0]
-        link = min(speeds) / 1000 if speeds else None
-    for f in results.get("figures", []):
-        if "wire_gbps" not in f:
-            f.update(wire(f, link))
-    return results
 
 
 def plain(obj):
