@@ -10,6 +10,10 @@ import os
 import signal
 
 OWNER_PID = os.getpid()
+#: the exit status of an interrupted run: pytest's ExitCode.INTERRUPTED, also before pytest is loaded
+EXIT_INTERRUPTED = 2
+#: a press before the harness could change anything (harness.sh and harness.pytest_main print it)
+BEFORE_ANY_CHANGE = "dpdk-harness: interrupted before anything changed on the host; nothing to restore"
 
 
 class Stop:
