@@ -207,8 +207,9 @@ def processes_on(cpus: Iterable[int], *, proc_root: str = "/proc", exclude: Iter
 # ---------------------------------------------------------------- waiting for a CPU
 
 
-def threads_run_delay_s(pid: int | str = "self", *, name_prefix: str | None = None, proc_root: str = "/proc") -> float:
-    """Seconds the threads of ``pid`` (those whose name starts with ``name_prefix``) have spent runnable
+def threads_run_delay_s(pid: int | str = "self", *, name_prefix: str | tuple[str, ...] | None = None,
+                        proc_root: str = "/proc") -> float:
+    """Seconds the threads of ``pid`` (those whose name starts with ``name_prefix``, or one of them) have spent runnable
     but waiting for a CPU: the ``run_delay`` of /proc/<pid>/task/*/schedstat. Sampled before and after a
     run, the difference says whether (and how long) a busy-polling lcore was preempted."""
     base = os.path.join(proc_root, str(pid), "task")
@@ -230,9 +231,13 @@ def threads_run_delay_s(pid: int | str = "self", *, name_prefix: str | None = No
     return total / 1e9
 
 
+#: names EAL gives its worker lcore threads: lcore-worker-N (<= 21.11), rte-worker-N (22.11), dpdk-worker<N> (23.11+)
+LCORE_WORKER_NAMES = ("lcore-worker-", "rte-worker-", "dpdk-worker")
+
+
 def lcores_waited_s() -> float:
-    """Seconds this process's worker lcores (EAL names them lcore-worker-N) have waited for a CPU so far."""
-    return threads_run_delay_s("self", name_prefix="lcore-worker")
+    """Seconds this process's worker lcores (:data:`LCORE_WORKER_NAMES`) have waited for a CPU so far."""
+    return threads_run_delay_s("self", name_prefix=LCORE_WORKER_NAMES)
 
 
 def option_value(args: tuple[str, ...] | list[str], *names: str) -> str | None:
