@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable, Sequence, TypeVar
 
 from harness.errors import OverloadedTesterError, UsageError
 from harness.frames import (  # noqa: F401  (perf.<name> for the suites)
@@ -30,6 +30,7 @@ from harness.frames import (  # noqa: F401  (perf.<name> for the suites)
     mean_frame_size,
 )
 from harness.native.defines import define
+from harness.system import procfs
 
 # ---------------------------------------------------------------- latency histogram
 
@@ -399,6 +400,64 @@ def overload_message(what: str, spoiled: Sequence[TrialResult]) -> str:
             f"{last.tester_short} frames, device loss {last.device_lost}: nothing is known about the device; "
             "give the worker lcore a CPU of its own (eal.lcores, isolcpus; see suites/affinity) or re-run on a "
             "quieter host")
+
+
+@dataclass(frozen=True)
+class RunLoss:
+    """What a run that is not a paced trial lost (a capture, frames fed from the kernel side, a fixed count through a
+    wire): frames the tester meant to offer (``intended``), handed to the device (``offered``: sent, injected) and
+    ``received``, and how long the tester's worker lcores waited for a CPU meanwhile (``waited_s``: schedstat's
+    run delay, :func:`harness.system.procfs.lcores_waited_s`). Such a run has no schedule to fall behind, so
+    the off-CPU time is what says whether the tester kept up."""
+    intended: int
+    offered: int
+    received: int
+    waited_s: float = 0.0
+
+    @property
+    def tester_short(self) -> int:
+        """Tester loss: frames the tester never handed over."""
+        return max(0, self.intended - self.offered)
+
+    @property
+    def device_lost(self) -> int:
+        """Device loss: frames handed over that did not arrive."""
+        return max(0, self.offered - self.received)
+
+    def spoiled(self) -> str | None:
+        """Why this run says nothing about the device, or None: frames went missing (tester or device loss) while
+        the worker lcores waited at least :data:`PREEMPTED_S` for a CPU (a poller off its CPU is how a kernel
+        queue or a ring overflows). Missing frames with the lcores on their CPUs are the device's: judged."""
+        if not (self.tester_short or self.device_lost) or self.waited_s < PREEMPTED_S:
+            return None
+        return (f"{self.intended - min(self.received, self.intended)} of {self.intended} frames missing while the "
+                f"worker lcores waited {self.waited_s * 1e3:.1f} ms for a CPU (tester loss {self.tester_short}, "
+                f"device loss {self.device_lost})")
+
+
+R = TypeVar("R")
+
+
+def judgeable_run(run: Callable[[], R], counts: Callable[[R], tuple[int, int, int]], *, what: str,
+                  retries: int = SPOILED_RETRIES, waited_s: Callable[[], float] | None = None) -> R:
+    """:func:`judgeable_trial` for runs that are not paced trials: call ``run`` until what it returns is not spoiled
+    (:meth:`RunLoss.spoiled`; ``counts`` gives its intended, offered and received frames, ``waited_s`` the worker
+    lcores' time off their CPUs so far), up to ``retries`` more times; then raise :class:`OverloadedTesterError`,
+    an ERROR, never a device FAIL. A run that lost nothing, or lost frames with the lcores on their CPUs, is
+    returned for the caller to judge."""
+    waited = waited_s or procfs.lcores_waited_s
+    last: RunLoss | None = None
+    for _ in range(retries + 1):
+        before = waited()
+        r = run()
+        last = RunLoss(*counts(r), waited_s=max(0.0, waited() - before))
+        if last.spoiled() is None:
+            return r
+    assert last is not None
+    raise OverloadedTesterError(
+        f"tester overloaded: {what}: {retries + 1} run(s) in a row lost frames while the tester was off its CPU, the "
+        f"last: {last.spoiled()}: nothing is known about the device; give the worker lcores CPUs of their own "
+        "(eal.lcores, isolcpus; see suites/affinity) or re-run on a quieter host")
 
 
 def search(trial: Callable[[float], TrialResult], max_rate: float, *, goal_loss: float = 0.0,

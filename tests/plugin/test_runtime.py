@@ -121,6 +121,61 @@ def test_tester_overloaded_is_an_error_not_a_fail(child, pytester):
     assert 'type="tester-overloaded"' in xml and "<failure" not in xml, xml
 
 
+SPOILED_RUNS = """
+from harness import perf
+
+
+def fake(*outcomes):
+    # (offered, received, ms the worker lcores spent off their CPUs) per run, on a fake schedstat clock
+    clock, todo = [0.0], list(outcomes)
+
+    def run():
+        offered, received, ms = todo.pop(0) if len(todo) > 1 else todo[0]
+        clock[0] += ms / 1e3
+        return offered, received
+
+    return run, lambda: clock[0]
+
+
+def judged(*outcomes):
+    run, waited = fake(*outcomes)
+    return perf.judgeable_run(run, lambda r: (1000, *r), what="kernel-fed capture", waited_s=waited)
+
+
+def test_spoiled_once_then_clean():
+    offered, received = judged((1000, 900, 20.0), (1000, 1000, 0.0))
+    assert received == offered == 1000
+
+
+def test_always_spoiled():
+    offered, received = judged((1000, 900, 20.0))
+    assert received == offered, "unreachable: the budget runs out first"
+
+
+def test_genuine_loss_on_the_cpu():
+    offered, received = judged((1000, 990, 0.0))
+    assert received == offered, f"the device lost {offered - received} of {offered} frames"
+"""
+
+
+def test_a_spoiled_run_is_retried_then_a_tester_error_and_a_genuine_loss_still_fails(child, pytester):
+    """tests/system's rule end to end: a run spoiled once passes on its retry; spoiled every time it is an
+    ERROR "tester overloaded" naming tester and device loss apart; a loss with the tester on its CPU FAILS."""
+    pytester.makepyfile(test_spoiled=SPOILED_RUNS)
+    result = child.run("-rA", "--junitxml", str(pytester.path / "j.xml"))
+    result.assert_outcomes(passed=1, failed=1, errors=1)
+    result.stdout.fnmatch_lines(["PASSED test_spoiled.py::test_spoiled_once_then_clean"])
+    result.stdout.fnmatch_lines(["*_ ERROR at call of test_always_spoiled _*",
+                                 "tester overloaded: kernel-fed capture: 5 run(s) in a row lost frames while the tester "
+                                 "was off its CPU, the last: 100 of 1000 frames missing while the worker lcores waited "
+                                 "20.0 ms for a CPU (tester loss 0, device loss 100): nothing is known about the device*"])
+    result.stdout.fnmatch_lines(["*AssertionError: the device lost 10 of 1000 frames*"])
+    result.stdout.fnmatch_lines(["ERROR test_spoiled.py::test_always_spoiled - tester overloaded*"])
+    result.stdout.fnmatch_lines(["FAILED test_spoiled.py::test_genuine_loss_on_the_cpu*"])
+    xml = (pytester.path / "j.xml").read_text()
+    assert xml.count('type="tester-overloaded"') == 1 and xml.count("<failure") == 1, xml
+
+
 NULL_PAIR = """
 def test_two_null_ports(ports):
     assert ports.kind == "null_pair"

@@ -409,3 +409,70 @@ def test_run_delay_is_read_from_schedstat_of_the_named_threads(tmp_path):
     assert procfs.threads_run_delay_s(42, proc_root=str(tmp_path)) == pytest.approx(0.008000001)
     assert procfs.threads_run_delay_s(42, name_prefix="lcore-worker", proc_root=str(tmp_path)) == pytest.approx(0.003000001)
     assert procfs.threads_run_delay_s(43, proc_root=str(tmp_path)) == 0.0  # gone: nothing waited
+
+
+def test_lcores_waited_counts_the_workers_under_every_name_eal_gives_them(tmp_path, monkeypatch):
+    """DPDK 22.11 (this machine's) names its workers rte-worker-N: a reader that only knew lcore-worker-N
+    read 0 s whatever the preemption, and no spoiled run was ever retried."""
+    names = (("lcore-worker-1", 1_000_000), ("rte-worker-2", 2_000_000), ("dpdk-worker3", 4_000_000),
+             ("eal-intr-thread", 8_000_000), ("python3", 16_000_000))
+    for tid, (name, delay) in enumerate(names, start=10):
+        d = tmp_path / "self" / "task" / str(tid)
+        d.mkdir(parents=True)
+        (d / "comm").write_text(name + "\n")
+        (d / "schedstat").write_text(f"1 {delay} 1\n")
+    real = procfs.threads_run_delay_s
+    monkeypatch.setattr(procfs, "threads_run_delay_s",
+                        lambda pid="self", **kw: real(pid, **{**kw, "proc_root": str(tmp_path)}))
+    assert procfs.lcores_waited_s() == pytest.approx(0.007)
+
+
+# --------------------------------------------------------------------------- spoiled runs that are not trials
+
+
+def test_a_run_that_lost_frames_while_its_lcores_waited_for_a_cpu_is_spoiled():
+    short = perf.RunLoss(intended=2048, offered=2000, received=1990, waited_s=0.004)
+    assert (short.tester_short, short.device_lost) == (48, 10)
+    assert short.spoiled() == ("58 of 2048 frames missing while the worker lcores waited 4.0 ms for a CPU "
+                               "(tester loss 48, device loss 10)")
+    assert perf.RunLoss(2048, 2048, 2040, waited_s=0.0005).spoiled() is None   # on its CPU: the device's loss
+    assert perf.RunLoss(2048, 2048, 2048, waited_s=0.5).spoiled() is None      # nothing lost: judgeable
+
+
+def _runs(*outcomes):
+    """Fake runs (offered, received, ms off the CPU) against a fake schedstat clock; returns (run, waited_s, calls)."""
+    clock, calls = [0.0], []
+    todo = list(outcomes)
+
+    def run():
+        offered, received, ms = todo.pop(0) if len(todo) > 1 else todo[0]
+        clock[0] += ms / 1e3
+        calls.append((offered, received))
+        return offered, received
+
+    return run, (lambda: clock[0]), calls
+
+
+def test_judgeable_run_retries_a_spoiled_run_and_returns_the_first_judgeable_one():
+    run, waited, calls = _runs((1000, 900, 20.0), (1000, 1000, 30.0))
+    assert perf.judgeable_run(run, lambda r: (1000, *r), what="x", waited_s=waited) == (1000, 1000)
+    assert len(calls) == 2          # the spoiled run was run again; a clean run is judged even when preempted
+
+
+def test_judgeable_run_out_of_retries_is_a_tester_error_that_separates_the_losses():
+    from harness.errors import OverloadedTesterError
+    run, waited, calls = _runs((990, 950, 12.5))
+    with pytest.raises(OverloadedTesterError) as exc:
+        perf.judgeable_run(run, lambda r: (1000, *r), what="tap: 1000 frames of 64 flows", retries=2, waited_s=waited)
+    assert len(calls) == 3
+    msg = str(exc.value)
+    assert msg.startswith("tester overloaded: tap: 1000 frames of 64 flows: 3 run(s) in a row lost frames while the "
+                          "tester was off its CPU, the last: 50 of 1000 frames missing while the worker lcores waited "
+                          "12.5 ms for a CPU (tester loss 10, device loss 40): nothing is known about the device"), msg
+
+
+def test_judgeable_run_does_not_hide_a_loss_with_the_tester_on_its_cpu():
+    """A device that loses frames while the pollers had their CPUs is returned at once, for the check to FAIL."""
+    run, waited, calls = _runs((1000, 990, 0.2))
+    assert perf.judgeable_run(run, lambda r: (1000, *r), what="x", waited_s=waited) == (1000, 990)
+    assert len(calls) == 1
