@@ -1,12 +1,18 @@
 """The perf part of the probe (harness/native/perf.c) on real DPDK: its frames are the probe's, its
 histogram is Python's, the generator, receiver and calibrated DUT count what happens on a ring wire,
-and dpdk-testpmd is driven and cleaned up."""
+and dpdk-testpmd is driven and cleaned up.
+
+The machine is shared: a paced trial whose generator fell behind while its lcore was off the CPU
+(:meth:`perf.TrialResult.spoiled`) says nothing about the probe, so it is run again
+(:func:`perf.judgeable_trial`, as the suites do); out of retries the check is an ERROR "tester overloaded",
+never a FAIL and never a pass. Unpaced runs of a fixed count on a ring wire lose nothing however late the
+lcore runs: they wait for their frames instead of sleeping a fixed time."""
 import os
 import time
 
 import pytest
 
-from harness import perf
+from harness import perf, traffic
 from harness.errors import ProbeInvalidError, ProbeNotFoundError, UsageError
 from harness.probe import Packet, lib
 from harness.system import testpmd
@@ -16,6 +22,14 @@ from harness.system import testpmd
 def wire(topology_of):
     """A ring wire, whatever --vdev says: what port A sends, port B receives (and back)."""
     return topology_of("ring_wire", queues=1)
+
+
+def _wait_received(run, task: int, count: int, timeout_s: float = 5.0) -> None:
+    """Until receiver ``task`` has ``count`` distinct frames, or ``timeout_s``: a ring wire keeps what it was
+    given, so a fixed-count run waits for its frames rather than for a time a preempted lcore may overrun."""
+    deadline = time.monotonic() + timeout_s
+    while run.stats()["tasks"][task]["unique"] < count and time.monotonic() < deadline:
+        time.sleep(0.005)
 
 
 def test_perf_frames_are_the_probes_frames(pool):
@@ -49,7 +63,7 @@ def test_a_trial_counts_every_frame(wire, worker, pool):
     """Loss and order are judged on every frame; latency on the sample the generator stamped (1 in
     perf.LAT_SAMPLE by default: sequence numbers 0, 16, 32, ... of the trial's 20000)."""
     t = perf.Tester(worker, pool, wire.tx, wire.rx, flows=64, frames=64, pending=wire.pending)
-    r = t.trial(200_000, 0.1)
+    r = perf.judgeable_trial(lambda: t.trial(200_000, 0.1), what="200 kpps of 64-byte frames on a ring wire")
     assert r.intended == r.attempted == r.sent == r.received == 20_000
     assert (r.lost, r.dups, r.reordered, r.late, r.unsent, r.foreign) == (0, 0, 0, 0, 0, 0)
     stamped = 20_000 // perf.LAT_SAMPLE
@@ -62,7 +76,7 @@ def test_a_trial_counts_every_frame(wire, worker, pool):
 
 def test_a_trial_with_period_1_times_every_frame(wire, worker, pool):
     t = perf.Tester(worker, pool, wire.tx, wire.rx, flows=64, frames=64, pending=wire.pending, lat_sample=1)
-    r = t.trial(200_000, 0.05)
+    r = perf.judgeable_trial(lambda: t.trial(200_000, 0.05), what="200 kpps, every frame timed")
     assert r.received == r.intended == 10_000 and r.lost == 0, r.line()
     assert r.latency.count == sum(r.hist) == 10_000 and r.latency.sample == 1
     assert "10000 frames (every frame timed)" in r.latency.line()
@@ -113,12 +127,12 @@ def test_perf_generator_refuses_a_period_that_is_not_a_power_of_two(wire, worker
 @pytest.mark.parametrize("frames", ["imix", "jumbo", (64, 1518, 9000)])
 def test_imix_and_jumbo_frames_go_through(wire, worker, pool, frames):
     t = perf.Tester(worker, pool, wire.tx, wire.rx, frames=frames, pending=wire.pending)
-    r = t.trial(50_000, 0.1)
+    r = perf.judgeable_trial(lambda: t.trial(50_000, 0.1), what=f"50 kpps of {perf.frames_label(frames)} frames")
     assert r.received == r.intended == 5000 and r.lost == 0, r.line()
     with perf.PerfRun(worker, [perf.PerfTask.gen(wire.tx, count=12, frames=frames, seq_base=1),
                                perf.PerfTask.recv(wire.rx, seq_base=1, count=12)], pool=pool) as run:
         run.wait_generated(2)
-        time.sleep(0.05)
+        _wait_received(run, 1, 12)
     g, rx = run.stop()["tasks"]
     sizes = perf.frame_pattern(frames)
     want = sum(sizes[i % len(sizes)] - 4 for i in range(12))  # without the FCS
@@ -126,11 +140,17 @@ def test_imix_and_jumbo_frames_go_through(wire, worker, pool, frames):
 
 
 def test_frames_of_an_earlier_trial_are_stale_not_received(wire, worker, pool):
-    with perf.PerfRun(worker, [perf.PerfTask.gen(wire.tx, count=500, seq_base=10)], pool=pool) as run:
-        run.wait_generated(2)
-    assert wire.pending() == 500
     t = perf.Tester(worker, pool, wire.tx, wire.rx, pending=wire.pending)
-    r = t.trial(100_000, 0.05)
+
+    def after_an_earlier_run():  # a retry starts over: 500 frames of another run left in the wire first
+        if wire.pending():
+            traffic.drain(wire, worker)  # what a spoiled attempt left behind
+        with perf.PerfRun(worker, [perf.PerfTask.gen(wire.tx, count=500, seq_base=10)], pool=pool) as run:
+            run.wait_generated(2)
+        assert wire.pending() == 500
+        return t.trial(100_000, 0.05)
+
+    r = perf.judgeable_trial(after_an_earlier_run, what="100 kpps behind 500 stale frames")
     assert r.stale == 500 and r.received == r.intended and r.lost == 0
 
 
@@ -176,9 +196,12 @@ def test_calibrated_dut_forwards_its_capacity_and_drops_the_rest(wire, worker, p
     dut = perf.CalibratedDut(1_000_000, queue=64)
     t = perf.Tester(worker, pool, a, a, dut=dut, dut_ports=(b, b), pending=wire.pending)
     cap = dut.exact_capacity(t.tsc_hz())
-    under = t.trial(cap * 0.98, 0.1)
+    under = perf.judgeable_trial(lambda: t.trial(cap * 0.98, 0.1), what="98 % of a 1 Mpps calibrated DUT")
     assert under.lost == 0 and under.dut["dut_drops"] == 0, under.line()
-    over = t.trial(cap * 2, 0.1)
+    # the DUT's arrivals follow the generator's schedule, so what it forwards depends on the whole load being
+    # offered: a trial whose generator fell short while its lcore was off the CPU is run again (the loss itself
+    # is the point here: loss up to 100 % is this trial's goal)
+    over = perf.judgeable_trial(lambda: t.trial(cap * 2, 0.1), what="twice a 1 Mpps calibrated DUT", goal_loss=1.0)
     forwarded = over.dut["dut_tx"]
     assert abs(forwarded - (cap * 0.1 + 64)) <= 0.002 * cap * 0.1 + 64, over.line()
     assert over.dut["dut_drops"] + forwarded == over.intended and over.received == forwarded
@@ -192,7 +215,7 @@ def test_plain_forwarder_moves_everything(wire, worker, pool):
                        pool=pool)
     try:
         run.wait_generated(2)
-        time.sleep(0.05)
+        _wait_received(run, 2, 10_000)
     finally:
         st = run.stop()
     assert st["tasks"][1]["dut_rx"] == st["tasks"][1]["dut_tx"] == 10_000 and st["tasks"][2]["unique"] == 10_000

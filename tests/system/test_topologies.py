@@ -1,9 +1,12 @@
-"""Every vdev topology passes traffic and its counters add up."""
+"""Every vdev topology passes traffic and its counters add up.
+
+A kernel-fed run that lost frames while its worker lcore waited for a CPU (schedstat) is run again
+(:func:`perf.judgeable_run`, the suites' rule); out of retries the check is an ERROR "tester overloaded"."""
 import time
 
 import pytest
 
-from harness import probe, traffic
+from harness import perf, probe, traffic
 from harness.probe import Run, Task
 
 FRAMES = 20_000
@@ -65,7 +68,8 @@ def _kernel_fed(topo, worker, frames, flows):
 def test_kernel_fed_topology_spreads_over_queues(kind, topology_of, worker):
     topo = topology_of(kind, queues=2)
     assert topo.port_conf.nb_rxq == 2
-    sent, per_queue = _kernel_fed(topo, worker, 4000, flows=256)
+    sent, per_queue = perf.judgeable_run(lambda: _kernel_fed(topo, worker, 4000, flows=256),
+                                         lambda r: (4000, r[0], sum(r[1])), what=f"{kind}: 4000 frames of 256 flows")
     assert sent == 4000
     assert sum(per_queue) == sent, f"{kind}: injected {sent}, received {per_queue}"
     assert all(n > 0 for n in per_queue), f"{kind}: the kernel's hash left a queue empty: {per_queue}"
