@@ -435,11 +435,11 @@ class RunLoss:
                 f"device loss {self.device_lost})")
 
 
-R = TypeVar("R")
+_Run = TypeVar("_Run")
 
 
-def judgeable_run(run: Callable[[], R], counts: Callable[[R], tuple[int, int, int]], *, what: str,
-                  retries: int = SPOILED_RETRIES, waited_s: Callable[[], float] | None = None) -> R:
+def judgeable_run(run: Callable[[], _Run], counts: Callable[[_Run], tuple[int, int, int]], *, what: str,
+                  retries: int = SPOILED_RETRIES, waited_s: Callable[[], float] | None = None) -> _Run:
     """:func:`judgeable_trial` for runs that are not paced trials: call ``run`` until what it returns is not spoiled
     (:meth:`RunLoss.spoiled`; ``counts`` gives its intended, offered and received frames, ``waited_s`` the worker
     lcores' time off their CPUs so far), up to ``retries`` more times; then raise :class:`OverloadedTesterError`,
