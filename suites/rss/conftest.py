@@ -18,9 +18,7 @@ from dataclasses import dataclass
 import pytest
 
 from harness import perf, registry, rss
-from harness.errors import OverloadedTesterError
 from harness.stash import SESSION_KEY
-from harness.system import procfs
 
 PKTS_PER_FLOW = 4
 MAX_SPREAD_PKTS = 200_000
@@ -95,20 +93,11 @@ def spread_run(rss_target, harness, pool, profile, _rss_runs) -> rss.Delivery:
         count = len(flows) * pkts_per_flow(len(flows))
         # a run that lost frames while the worker lcores were preempted is the tester's, not the device's:
         # run again; out of retries it is an ERROR "tester overloaded"
-        for _ in range(perf.SPOILED_RETRIES + 1):
-            waited = procfs.lcores_waited_s()
-            d = rss.send_and_capture(rss_target.topo, harness.worker_lcores(), flows, count,
-                                     queues=rss_target.queues, pool=pool, burst=profile.queues.burst,
-                                     reset_stats=True)
-            waited = procfs.lcores_waited_s() - waited
-            if d.received >= d.sent or waited < perf.PREEMPTED_S:
-                break
-        else:
-            raise OverloadedTesterError(
-                f"tester overloaded: {rss_target.describe}: {perf.SPOILED_RETRIES + 1} spread runs in a row lost "
-                f"frames while the worker lcores waited for a CPU (the last: {d.sent - d.received} of {d.sent} lost, "
-                f"{waited * 1e3:.1f} ms preempted): nothing is known about the spread; give the workers CPUs of their "
-                "own (eal.lcores, isolcpus) or re-run on a quieter host")
+        d = perf.judgeable_run(
+            lambda: rss.send_and_capture(rss_target.topo, harness.worker_lcores(), flows, count,
+                                         queues=rss_target.queues, pool=pool, burst=profile.queues.burst,
+                                         reset_stats=True),
+            lambda d: (d.sent, d.sent, d.received), what=f"{rss_target.describe}: the spread run")
         _rss_runs[key] = d
     return _rss_runs[key]
 

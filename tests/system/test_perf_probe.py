@@ -154,18 +154,27 @@ def test_frames_of_an_earlier_trial_are_stale_not_received(wire, worker, pool):
     assert r.stale == 500 and r.received == r.intended and r.lost == 0
 
 
+def _send_received(run, wire, pool, base, seqs, unstamped=()):
+    """One 64-byte frame per sequence number (base + seq) into the wire, those in ``unstamped`` with TSC stamp 0;
+    then wait up to 2 s for the receiver of ``run`` to count them all."""
+    seqs = list(seqs)
+    for seq in seqs:
+        pkt = Packet.alloc(pool, 64)
+        view = pkt.view()
+        view[44:52] = (base + seq).to_bytes(8, "little")
+        if seq in unstamped:
+            view[52:60] = bytes(8)
+        pkt.tx(wire.tx)
+    deadline = time.monotonic() + 2
+    while run.stats()["tasks"][0]["rx_pkts"] < len(seqs) and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
 def test_receiver_counts_duplicates_reordering_and_loss(wire, worker, pool):
     """Frames sent one at a time with chosen sequence numbers: 0 1 2 5 3 3 4 of 10 expected."""
     run = perf.PerfRun(worker, [perf.PerfTask.recv(wire.rx, seq_base=1000, count=10)])
     try:
-        for seq in (0, 1, 2, 5, 3, 3, 4):
-            pkt = Packet.alloc(pool, 64)
-            view = pkt.view()
-            view[44:52] = (1000 + seq).to_bytes(8, "little")
-            pkt.tx(wire.tx)
-        deadline = time.monotonic() + 2
-        while run.stats()["tasks"][0]["rx_pkts"] < 7 and time.monotonic() < deadline:
-            time.sleep(0.01)
+        _send_received(run, wire, pool, 1000, (0, 1, 2, 5, 3, 3, 4))
     finally:
         st = run.stop()["tasks"][0]
     assert (st["rx_pkts"], st["unique"], st["dups"], st["reordered"], st["seq_max"]) == (7, 6, 1, 2, 5)
@@ -176,16 +185,7 @@ def test_receiver_counts_but_does_not_time_unstamped_frames(wire, worker, pool):
     """Frames 0..5, the odd ones with stamp 0: all six received, three timed."""
     run = perf.PerfRun(worker, [perf.PerfTask.recv(wire.rx, seq_base=2000, count=6)])
     try:
-        for seq in range(6):
-            pkt = Packet.alloc(pool, 64)
-            view = pkt.view()
-            view[44:52] = (2000 + seq).to_bytes(8, "little")
-            if seq % 2:
-                view[52:60] = bytes(8)
-            pkt.tx(wire.tx)
-        deadline = time.monotonic() + 2
-        while run.stats()["tasks"][0]["rx_pkts"] < 6 and time.monotonic() < deadline:
-            time.sleep(0.01)
+        _send_received(run, wire, pool, 2000, range(6), unstamped={1, 3, 5})
     finally:
         st = run.stop()["tasks"][0]
     assert (st["rx_pkts"], st["unique"], st["lat_count"]) == (6, 6, 3) and sum(run.hist(0)) == 3
