@@ -105,7 +105,9 @@ def _load(config):
         from harness.soak import model as soak_model
         config.stash[SOAK_KEY] = soak_model.parse_duration(config.getoption("soak"))
     path = config.getoption("dpdk_profile") or default_profile_path()
-    prof = load_profile(path).with_overrides(
+    # validated as it will run: --nic gives the PCI addresses a NIC profile may leave out
+    prof = load_profile(
+        path,
         nic=config.getoption("nic") or None,
         topology=config.getoption("vdev"),
         lcores=config.getoption("lcores"),

@@ -10,7 +10,10 @@ is one line naming the file, the dotted key, the problem and the fix::
 Every key, its type, default and range is documented in ``profiles/README.md``.
 
 Validation happens here, in the parse layer (``parse_profile`` / ``load_profile`` /
-``Profile.with_overrides``); the dataclasses themselves are plain frozen records.
+``Profile.with_overrides``); the dataclasses themselves are plain frozen records. Each section's own
+rules are checked as it is read; the rules on the profile as a whole (across sections, and whether the
+ports exist) are checked on the profile as it will run, with the command line's ``--nic`` / ``--vdev``
+/ ``--lcores`` applied: a NIC profile need not name PCI addresses that ``--nic`` gives.
 """
 from __future__ import annotations
 
@@ -147,11 +150,16 @@ class Profile:
             ports = dataclasses.replace(ports, topology=topology, pci=(), loopback="none", lpbk_mode=0)
         new = dataclasses.replace(self, eal=eal, ports=ports)
         try:
-            new.ports.check()
-            _cross_check(new)
+            _check_as_run(new)
         except Bad as b:
             raise ProfileError(self.path, b.key, b.problem, b.fix) from None
         return new
+
+
+def _check_as_run(p: Profile) -> None:
+    """The profile's rules as it will run (overrides applied): its ports, then the cross-section rules."""
+    p.ports.check_as_run()
+    _cross_check(p)
 
 
 def _cross_check(p: Profile) -> None:
@@ -188,6 +196,7 @@ def _cross_check(p: Profile) -> None:
 
 
 def _build(data: Any, path: str) -> Profile:
+    """The profile as written, each section checked on its own (see :func:`_check_as_run` for the rest)."""
     if not isinstance(data, Mapping):
         raise Bad(None, f"expected a TOML document (a table), got {desc(data)}", _PROFILE_FIX)
     for k, v in data.items():
@@ -203,9 +212,7 @@ def _build(data: Any, path: str) -> Profile:
     if not name.strip():
         raise Bad("name", "is empty", "give the profile a name, or leave name out to use the file name")
     sections = {s: read_section(cls, data.get(s), s) for s, cls in SECTIONS.items()}
-    profile = Profile(name=name, description=top.get_str("description", ""), path=path, **sections)
-    _cross_check(profile)
-    return profile
+    return Profile(name=name, description=top.get_str("description", ""), path=path, **sections)
 
 
 def _override_pci(nic: Sequence[str]) -> tuple[str, ...]:
@@ -231,8 +238,10 @@ def _override_pci(nic: Sequence[str]) -> tuple[str, ...]:
 # --------------------------------------------------------------------------- public entry points
 
 
-def parse_profile(data: str | Mapping, path: str = "<string>") -> Profile:
-    """Validate a profile given as TOML text or as an already-parsed mapping."""
+def parse_profile(data: str | Mapping, path: str = "<string>", *, nic: Sequence[str] | None = None,
+                  topology: str | None = None, lcores: str | None = None) -> Profile:
+    """Validate a profile given as TOML text or as an already-parsed mapping, as it will run with the
+    command line's overrides (``--nic``, ``--vdev``, ``--lcores``; see :meth:`Profile.with_overrides`)."""
     path = str(path)
     if isinstance(data, bytes):
         data = data.decode("utf-8")
@@ -243,13 +252,16 @@ def parse_profile(data: str | Mapping, path: str = "<string>") -> Profile:
             raise ProfileError(path, None, f"not valid TOML: {e}",
                                "fix the syntax there (profiles/README.md shows every key)") from None
     try:
-        return _build(data, path)
+        written = _build(data, path)
     except Bad as b:
         raise ProfileError(path, b.key, b.problem, b.fix) from None
+    return written.with_overrides(nic=nic, topology=topology, lcores=lcores)
 
 
-def load_profile(path: str | os.PathLike) -> Profile:
-    """Read and validate the profile at ``path`` (messages show ``path`` as given)."""
+def load_profile(path: str | os.PathLike, *, nic: Sequence[str] | None = None, topology: str | None = None,
+                 lcores: str | None = None) -> Profile:
+    """Read and validate the profile at ``path`` (messages show ``path`` as given), as it will run with
+    the overrides (see :func:`parse_profile`)."""
     shown = str(path)
     try:
         raw = pathlib.Path(path).read_bytes()
@@ -267,7 +279,7 @@ def load_profile(path: str | os.PathLike) -> Profile:
         raise ProfileError(shown, None, f"not UTF-8 text (byte {e.start}, line {line}: {raw[e.start:e.start + 1]!r})",
                            f"save the profile as UTF-8, e.g. `iconv -f latin1 -t utf-8 {shown} > fixed.toml`"
                            ) from None
-    return parse_profile(text, shown)
+    return parse_profile(text, shown, nic=nic, topology=topology, lcores=lcores)
 
 
 def default_profile_path() -> pathlib.Path:

@@ -186,11 +186,12 @@ class PortsConfig:
     topology: str = declare(registry.DEFAULT_TOPOLOGY, "The virtual topology used in vdev mode (when `pci` is empty).",
                             choices=TOPOLOGIES)
     pci: tuple[str, ...] = declare((), "NIC ports under test. Not empty = NIC mode. `03:00.0` is read as "
-                                   "`0000:03:00.0`.", read=read_pci, type_text="array of strings",
-                                   range_text="PCI addresses, each once")
+                                   "`0000:03:00.0`. `--nic` replaces the list, so a NIC profile may leave it "
+                                   "empty and name the ports on the command line.", read=read_pci,
+                                   type_text="array of strings", range_text="PCI addresses, each once")
     loopback: str = declare("none", "How traffic gets back: `cable` joins ports (or loops one back with a plug); "
-                            "`internal` uses the PMD's loopback mode. Needs NIC mode when not `none`.",
-                            choices=LOOPBACKS)
+                            "`internal` uses the PMD's loopback mode. Needs NIC ports (`pci` or `--nic`) when "
+                            "not `none`.", choices=LOOPBACKS)
     lpbk_mode: int = declare(0, "`rte_eth_conf.lpbk_mode`. Must be > 0 when `loopback = \"internal\"` and 0 otherwise. "
                              "The values are PMD-specific (1 is Tx→Rx on most).", lo=0, hi=255)
     promiscuous: bool = declare(True, "Put every port in promiscuous mode.")
@@ -203,15 +204,22 @@ class PortsConfig:
         return bool(self.pci)
 
     def check(self) -> None:
-        if self.loopback != "none" and not self.nic_mode:
-            raise Bad("ports.loopback", f"{self.loopback!r} needs NIC ports but ports.pci is empty",
-                      'list the ports in ports.pci (or pass --nic), or set loopback = "none"')
+        """The section's own rules. Whether a loopback has NIC ports is judged on the profile as it
+        will run (``--nic`` fills ``pci``): :meth:`check_as_run`."""
         if self.loopback == "internal" and self.lpbk_mode == 0:
             raise Bad("ports.lpbk_mode", 'must be > 0 when ports.loopback = "internal"',
                       "set lpbk_mode to the PMD's internal loopback mode (often 1; see the NIC guide)")
         if self.loopback != "internal" and self.lpbk_mode != 0:
             raise Bad("ports.lpbk_mode", f'{self.lpbk_mode} is only used with ports.loopback = "internal" '
                       f'(loopback is {self.loopback!r})', 'set lpbk_mode = 0 or loopback = "internal"')
+
+    def check_as_run(self) -> None:
+        """Rules on the ports the run will use, once ``--nic`` / ``--vdev`` are applied."""
+        if self.loopback != "none" and not self.nic_mode:
+            raise Bad("ports.loopback", f"{self.loopback!r} needs NIC ports but neither --nic nor ports.pci "
+                      "gives any", "pass --nic PCI for each port (e.g. --nic 0000:03:00.0 --nic 0000:03:00.1), "
+                      'or list them in ports.pci, or set loopback = "none"')
+        self.check()
 
 
 # --------------------------------------------------------------------------- [queues]

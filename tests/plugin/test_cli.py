@@ -110,6 +110,19 @@ def _active_netdev(child, fake_host):
                                        f"address {addrs[0]}", "pick another NIC"]
 
 
+def _nic_profile_without_any_pci(child, fake_host):
+    """profiles/lab-igb.toml names no PCI address (the lab gives --nic): without --nic it is one line."""
+    lab = child.VDEV_PROFILE.parent / "lab-igb.toml"
+    return [f"--dpdk-profile={lab}"], [f"{lab}: ports.loopback", "'cable' needs NIC ports but neither --nic nor "
+                                       "ports.pci gives any", "pass --nic PCI for each port", "ports.pci"]
+
+
+def _nic_profile_without_pci_takes_the_nic_option(child, fake_host):
+    """The same profile with --nic is accepted: the run goes on to look the address up (absent here)."""
+    lab = child.VDEV_PROFILE.parent / "lab-igb.toml"
+    return [f"--dpdk-profile={lab}", "--nic", "0000:7f:00.0"], ["--nic 0000:7f:00.0", "no such PCI device"]
+
+
 def _too_many_lcores(child, fake_host):
     last = max(63, os.cpu_count() or 1, max(os.sched_getaffinity(0)) + 1)  # more lcores than CPUs
     return ["--dpdk-lcores", f"0-{last}"], ["--dpdk-lcores: lcore", "mapped to CPU", "may only use", "e.g. --dpdk-lcores"]
@@ -134,6 +147,8 @@ BAD_INPUT = {
     "more_lcores_than_cpus": _too_many_lcores,
     "unknown_vdev": _unknown_vdev,
     "nic_and_vdev": _nic_and_vdev,
+    "nic_profile_without_any_pci": _nic_profile_without_any_pci,
+    "nic_profile_without_pci_takes_the_nic_option": _nic_profile_without_pci_takes_the_nic_option,
 }
 
 

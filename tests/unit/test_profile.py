@@ -348,7 +348,7 @@ def test_range_edges_are_accepted():
         ('[eal]\nextra_args = ["--vdev=net_null0"]', "(ports.topology)"),
         ('[ports]\npci = ["03:00"]', "ports.pci[0]: '03:00' is not a PCI address; write it as domain:bus:device.function"),
         ('[ports]\npci = ["03:00.0", "0000:03:00.0"]', "ports.pci[1]: 0000:03:00.0 is already listed as ports.pci[0]; list each port once"),
-        ('[ports]\nloopback = "cable"', "ports.loopback: 'cable' needs NIC ports but ports.pci is empty; list the ports in ports.pci (or pass --nic)"),
+        ('[ports]\nloopback = "cable"', "ports.loopback: 'cable' needs NIC ports but neither --nic nor ports.pci gives any; pass --nic PCI for each port"),
         (NIC + 'loopback = "internal"', 'ports.lpbk_mode: must be > 0 when ports.loopback = "internal"; set lpbk_mode'),
         (NIC + "lpbk_mode = 1", 'ports.lpbk_mode: 1 is only used with ports.loopback = "internal" (loopback is \'none\'); set lpbk_mode = 0'),
         ('[rss]\nkey = "6d5a"', "rss.key: is 2 bytes; an RSS key is 40 bytes (most NICs) or 52 bytes"),
@@ -525,6 +525,50 @@ def test_pool_sizing_is_left_to_the_mempool_suite(text):
     """An oversized cache, an undersized pool or a data room below the frame load: suites/mempool
     judges them against DPDK's rules and fails the named check, so the loader must not pre-empt it."""
     parse_profile(text, "p.toml")
+
+
+CABLE_NO_PCI = '[ports]\nloopback = "cable"\n[queues]\nrx = 4\ntx = 4\n'
+
+
+def test_a_nic_profile_without_pci_is_validated_with_the_nic_option_applied(tmp_path):
+    """A NIC profile need not name PCI addresses the command line gives: it is judged as it will run."""
+    p = parse_profile(CABLE_NO_PCI, "p.toml", nic=["03:00.0", "0000:03:00.1"])
+    assert p.ports.pci == ("0000:03:00.0", "0000:03:00.1") and p.ports.loopback == "cable" and p.queues.rx == 4
+    path = tmp_path / "nic.toml"
+    path.write_text(CABLE_NO_PCI)
+    assert load_profile(path, nic=["0000:03:00.0"]).ports.pci == ("0000:03:00.0",)  # one port and a plug
+    internal = parse_profile('[ports]\nloopback = "internal"\nlpbk_mode = 1\n', "p.toml", nic="0000:03:00.0")
+    assert internal.ports.nic_mode and internal.ports.lpbk_mode == 1
+
+
+@pytest.mark.parametrize("nic", [None, []])
+def test_a_nic_profile_without_pci_or_nic_is_one_line_naming_both_fixes(tmp_path, nic):
+    path = tmp_path / "nic.toml"
+    path.write_text(CABLE_NO_PCI)
+    with pytest.raises(ProfileError if nic is None else UsageError) as info:
+        load_profile(path, nic=nic)
+    msg = str(info.value)
+    assert "\n" not in msg
+    if nic is None:
+        assert msg.startswith(f"{path}: ports.loopback: 'cable' needs NIC ports but neither --nic nor ports.pci "
+                              "gives any; pass --nic PCI for each port (e.g. --nic 0000:03:00.0 --nic 0000:03:00.1), "
+                              "or list them in ports.pci"), msg
+    else:  # --nic given without an address: the option's own error
+        assert msg.startswith("--nic: no PCI address given"), msg
+
+
+def test_vdev_option_on_a_nic_profile_without_pci_runs_the_vdevs():
+    p = parse_profile(CABLE_NO_PCI, "p.toml", topology="null_pair")
+    assert not p.ports.nic_mode and p.ports.loopback == "none" and p.ports.topology == "null_pair"
+
+
+def test_rules_across_sections_judge_the_topology_the_run_uses():
+    """net_tap's rx == tx rule holds for the topology the run builds, --vdev applied."""
+    tap = '[ports]\ntopology = "tap"\n[queues]\nrx = 4\ntx = 1\n'
+    assert "net_tap needs as many tx queues as rx queues" in error(tap)
+    assert parse_profile(tap, "p.toml", topology="af_packet").ports.topology == "af_packet"
+    with pytest.raises(ProfileError, match="net_tap needs as many tx queues"):
+        parse_profile('[queues]\nrx = 4\ntx = 1\n', "p.toml", topology="tap")
 
 
 def test_override_vdev_switches_to_vdev_mode(nic_pair):
