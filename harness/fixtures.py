@@ -99,7 +99,8 @@ def ports(request, harness):
 
 @pytest.fixture
 def topology_of(request, harness):
-    """Factory: ``topology_of("tap", queues=4)``; on --nic runs it returns the NIC ports."""
+    """Factory: ``topology_of("tap", queues=4)``; on --nic runs it returns the NIC ports, with the
+    profile's queues whatever ``queues`` says (read them from ``topo.port_conf``)."""
 
     def make(kind: str | None = None, *, queues: int | None = None):
         _needs_pool(harness)

@@ -222,10 +222,14 @@ class HarnessSession:
         return self.pool
 
     def topology(self, kind: str | None = None, *, queues: int | None = None) -> topology.Topology:
-        """The profile's ports (kind None), or a vdev topology of that kind, configured and started."""
+        """The profile's ports (kind None), or a vdev topology of that kind, configured and started.
+
+        On a NIC run every kind is the NIC ports, configured once with the profile's queues: ``queues``
+        does not apply (a started port cannot be configured again, and the deployment's configuration is
+        what is under test); callers read the counts from ``port_conf``."""
         self.require_pool()
         if self.profile.ports.nic_mode:
-            kind = "nic"
+            kind, queues = "nic", None
         kind = kind or self.profile.ports.topology
         key = (kind, queues)
         with self._lock:

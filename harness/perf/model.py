@@ -170,6 +170,7 @@ class TrialResult:
     ext_stall_s: float = 0.0    # time an external DUT's threads (dpdk-testpmd) waited for a CPU (preempted)
     rate_slack: float = 0.0     # a passing trial offers at least rate x (1 - rate_slack)
     dut: dict = field(default_factory=dict)     # calibrated DUT counters, when there is one
+    rx_per_queue: tuple[int, ...] = ()          # distinct frames received on each rx queue polled, in order
     latency: Latency | None = None
     hist: list[int] = field(default_factory=list, repr=False)   # latency of the stamped frames only
     tsc_hz: int = 0
@@ -266,6 +267,18 @@ class TrialResult:
                 f"tester {self.ungenerated} ungenerated"
                 + (f", dut drops {self.dut.get('dut_drops', 0)}" if self.dut else "") + ")"
                 + (f", offered {self.rate_error:+.2%} short of intended" if self.offered_short else ""))
+
+
+def flow_queue(received_per_queue: Sequence[int]) -> tuple[int | None, str]:
+    """The one rx queue the frames of a single flow arrived on, or (None, why not): none arrived, or
+    they arrived on several queues (a device that does not keep a flow on one queue)."""
+    hit = [q for q, n in enumerate(received_per_queue) if n]
+    if len(hit) == 1:
+        return hit[0], ""
+    if not hit:
+        return None, f"none of its frames arrived on any of the {len(received_per_queue)} rx queues"
+    spread = ", ".join(f"{q} ({received_per_queue[q]})" for q in hit)
+    return None, f"its frames arrived on rx queues {spread}: the device does not keep one flow on one queue"
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from harness.perf.model import (
     Throughput,
     TrialResult,
     check_lat_sample,
+    flow_queue,
     frame_pattern,
     frames_label,
     latency_from,
@@ -53,6 +54,9 @@ class Tester:
 
     ``lat_sample``: the generator stamps 1 frame in this many (a power of two) and the latency is that
     sample's; loss, duplicates and reordering are counted for every frame.
+
+    ``dut_rx_queue``: the rx queue of the DUT's rx port it polls (one): on a port with several rx
+    queues, the one the generator's flow arrives on (:func:`flow_rx_queue`).
     """
 
     def __init__(self, lcore: int, pool: Mempool, tx: Port, rx: Port, *, rx_queues: int = 1,
@@ -60,13 +64,14 @@ class Tester:
                  pending: Callable[[], int] | None = None,
                  dut: CalibratedDut | None = None, dut_ports: tuple[Port, Port] | None = None,
                  grace_s: float = 0.002, rx_lcore: int | None = None,
-                 external_stall: Callable[[], float] | None = None, lat_sample: int = LAT_SAMPLE):
+                 external_stall: Callable[[], float] | None = None, lat_sample: int = LAT_SAMPLE,
+                 dut_rx_queue: int = 0):
         self.lcore, self.pool, self.tx, self.rx = lcore, pool, tx, rx
         self.rx_lcore = rx_lcore if rx_lcore != lcore else None
         self.rx_queues, self.burst, self.flows = rx_queues, probe.burst_or_session(burst), flows
         self.sizes, self.frames = frame_pattern(frames), frames_label(frames)
         self.drain_s, self.pending, self.grace_s = drain_s, pending, grace_s
-        self.dut, self.dut_ports = dut, dut_ports
+        self.dut, self.dut_ports, self.dut_rx_queue = dut, dut_ports, dut_rx_queue
         self.lat_sample = check_lat_sample(lat_sample)
         self.external_stall = external_stall  # seconds an external DUT has waited for a CPU, so far
         if dut is not None and dut_ports is None:
@@ -79,7 +84,8 @@ class Tester:
     def _dut_task(self, hz: int) -> PerfTask:
         rx, tx = self.dut_ports
         shared = self.dut.lcore is None
-        return PerfTask.dut(rx, tx, cost_cycles=self.dut.cost_cycles(hz), queue=self.dut.queue,
+        return PerfTask.dut(rx, tx, rxq=self.dut_rx_queue, cost_cycles=self.dut.cost_cycles(hz),
+                            queue=self.dut.queue,
                             spin=self.dut.spin and not shared, scheduled_by=0 if shared else None)
 
     def placement(self) -> str:
@@ -174,7 +180,8 @@ class Tester:
                         reordered=total("reordered"), late=total("late"), stale=total("stale"),
                         foreign=total("foreign"), gen_seconds=gen_ns / 1e9 if gen_ns > 0 else duration,
                         behind_max=g["behind_max"], tsc_hz=st["tsc_hz"], hist=hist, gaps=st["gaps"],
-                        gap_max_s=st["gap_max_s"], gap_s=st["gap_s"], rate_slack=max(0.001, 0.0005 / duration))
+                        gap_max_s=st["gap_max_s"], gap_s=st["gap_s"], rate_slack=max(0.001, 0.0005 / duration),
+                        rx_per_queue=tuple(t["unique"] for t in recvs))
         lat_count = total("lat_count")
         if lat_count:
             r.latency = latency_from(hist, st["tsc_hz"], count=lat_count,
@@ -190,6 +197,32 @@ class Tester:
     def ceiling(self, duration_s: float) -> TrialResult:
         """An unpaced trial: the most this tester offers (and receives) per second."""
         return self.trial(0, duration_s)
+
+
+#: the frames (and their paced rate) :func:`flow_rx_queue` sends to find a flow's rx queue
+FLOW_PROBE_FRAMES, FLOW_PROBE_PPS = 64, 10_000
+
+
+def flow_rx_queue(lcore: int, pool: Mempool, tx: Port, rx: Port, *, rx_queues: int, burst: int | None = None,
+                  frames=64, drain_s: float = 0.05, pending: Callable[[], int] | None = None) -> int:
+    """The rx queue of ``rx`` that the tester's single flow (``flows=1``) arrives on from ``tx``.
+
+    A port with several rx queues spreads flows by RSS: one flow lands on one queue, the one its hash
+    picks in the RETA, not necessarily queue 0. A DUT task polls one queue, so it must poll that one.
+    Found by sending FLOW_PROBE_FRAMES frames of the flow with a receiver on each of the ``rx_queues``
+    queues (the port's configured count); 0 without sending when the port has one queue. Raises
+    HarnessError when none arrive, or when they arrive on several queues."""
+    if rx_queues <= 1:
+        return 0
+    probe_run = Tester(lcore, pool, tx, rx, rx_queues=rx_queues, burst=burst, flows=1, frames=frames,
+                       drain_s=drain_s, pending=pending)
+    r = probe_run.trial(FLOW_PROBE_PPS, FLOW_PROBE_FRAMES / FLOW_PROBE_PPS)
+    queue, why = flow_queue(r.rx_per_queue)
+    if queue is None:
+        raise HarnessError(f"{rx.name} ({rx.driver}) with {rx_queues} rx queues, one flow sent from {tx.name}: {why} "
+                           f"({r.line()}); a DUT that polls one rx queue cannot be placed: check the link and "
+                           "the RSS configuration (rss.*, queues.rx)")
+    return queue
 
 
 def throughput(tester: Tester, profile: SearchProfile, *, line_rate: float | None = None, pdr_loss: float = 0.0,

@@ -64,7 +64,8 @@ def test_generator_offers_the_intended_rate(dut_path, worker, pool, profile, sea
 
 @pytest.fixture
 def wire_pair(topology_of, profile):
-    """Two ports joined by a wire, whatever measure.dut says: a ring wire, or a NIC pair with a cable."""
+    """Two ports joined by a wire, whatever measure.dut says: a ring wire of one queue built for the check,
+    or the NIC pair with a cable, as the profile configured it (its queues: a NIC port is configured once)."""
     topo = topology_of("ring_wire", queues=1)
     if topo.kind == "nic" and (len(topo.ports) < 2 or profile.ports.loopback != "cable"):
         pytest.skip(f"{topo.describe_ports()}: the calibrated DUT sits between two ports joined by a cable "
@@ -75,13 +76,18 @@ def wire_pair(topology_of, profile):
 def _calibrated_search(topo, worker, pool, profile, search_profile, dut_lcore=None, spin=False,
                        fraction=CALIBRATED_FRACTION):
     a, b = topo.ports[0], topo.ports[-1]
-    plain = perf.Tester(worker, pool, a, b, burst=profile.queues.burst, frames=64, drain_s=search_profile.drain_s,
-                        pending=topo.pending)
+    nq = topo.port_conf.nb_rxq  # 1 on the ring wire; the profile's queues.rx on a NIC pair (RSS spreads them)
+    plain = perf.Tester(worker, pool, a, b, rx_queues=nq, burst=profile.queues.burst, frames=64,
+                        drain_s=search_profile.drain_s, pending=topo.pending)
     top = plain.ceiling(max(search_profile.trial_s, 0.1)).offered_pps
     dut = perf.CalibratedDut(top * fraction, queue=CALIBRATED_QUEUE, lcore=dut_lcore, spin=spin)
-    # generate on A; the DUT takes frames in on B and sends them back out of B; receive on A
-    tester = perf.Tester(worker, pool, a, a, burst=profile.queues.burst, frames=64, drain_s=search_profile.drain_s,
-                         pending=topo.pending, dut=dut, dut_ports=(b, b))
+    # the DUT polls one rx queue of B: the one the tester's single flow lands on (RSS picks it on a NIC)
+    dut_rxq = perf.flow_rx_queue(worker, pool, a, b, rx_queues=nq, burst=profile.queues.burst,
+                                 drain_s=search_profile.drain_s, pending=topo.pending)
+    # generate on A; the DUT takes frames in on B and sends them back out of B; receive on A (every queue)
+    tester = perf.Tester(worker, pool, a, a, rx_queues=nq, burst=profile.queues.burst, frames=64,
+                         drain_s=search_profile.drain_s, pending=topo.pending, dut=dut, dut_ports=(b, b),
+                         dut_rx_queue=dut_rxq)
     capacity = dut.exact_capacity(tester.tsc_hz())
     return perf.throughput(tester, search_profile), capacity
 
