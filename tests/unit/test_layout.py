@@ -19,7 +19,7 @@ LAYERS = [
      "harness.interrupts"},
     {"harness.system.*"},
     {"harness.profile", "harness.profile.*", "harness.probe", "harness.probe.*", "harness.capabilities"},
-    {"harness.topology", "harness.lab.model", "harness.lab.initramfs", "harness.soak.model", "harness.rss.verdicts"} | {f"harness.{a}.model" for a in AREAS},
+    {"harness.topology", "harness.lab.model", "harness.lab.initramfs", "harness.soak.model", "harness.rss.verdicts", "harness.perf.latency"} | {f"harness.{a}.model" for a in AREAS},
     {"harness.traffic", "harness.session", "harness.preflight"} | {f"harness.{a}.native" for a in AREAS},
     {"harness.stash", "harness.activation", "harness.fixtures", "harness.audit.fixtures", "harness.lab", "harness.lab.run", "harness.soak",
      "harness.soak.run"}
@@ -48,7 +48,7 @@ def test_mypy_is_clean_on_the_pure_modules():
 def test_models_import_without_the_compiled_probe():
     code = ("import sys; sys.modules['harness._probe'] = None\n"
             + "".join(f"import harness.{a}.model\n" for a in AREAS)
-            + "import harness.rss.verdicts, harness.frames, harness.system.procfs\n"
+            + "import harness.rss.verdicts, harness.perf.latency, harness.frames, harness.system.procfs\n"
             + "loaded = sorted(m for m in sys.modules if m in ('harness.probe', 'harness._probe') and sys.modules[m])\n"
             + "assert not loaded, loaded\n")
     res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
