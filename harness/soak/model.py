@@ -101,7 +101,8 @@ def verdicts(samples: list[Sample], *, leak_noise: int, max_ctx_per_s: float, mi
     """One :class:`Check` per lifecycle check of the soak; each message says expected, measured, fix.
 
     ``min_free``: the headroom a pool needs at every moment (a burst: below it a bulk allocation or an
-    rx refill of a burst fails); ``pool_fix``: what to change when it has less. ``not_judgeable``:
+    rx refill of a burst fails); ``pool_fix``: what to change when it has less, or when rx_nombuf
+    grows (the same pool ran dry at the rx refill). ``not_judgeable``:
     check name -> why these ports cannot move its counter (capabilities.missing); that check gets
     ``passed`` None and the reason, never a pass."""
     skip = dict(not_judgeable or {})
@@ -118,8 +119,7 @@ def verdicts(samples: list[Sample], *, leak_noise: int, max_ctx_per_s: float, mi
         "over the soak) is noise: a slow leak; find the path that drops mbufs without freeing them",
         {"samples": len(samples), "span_s": round(span, 1)}))
     for key, what, fix in (
-            ("rx_nombuf", "rx_nombuf (rx found no free mbuf)",
-             POOL_FIX),
+            ("rx_nombuf", "rx_nombuf (rx found no free mbuf)", pool_fix),
             ("imissed", "imissed (the NIC dropped for lack of rx descriptors)",
              "raise queues.rx_desc or give the rx lcore its CPU alone")):
         rate = slope(_pts(samples, key))

@@ -58,6 +58,15 @@ def test_a_creeping_rx_nombuf_fails_on_its_rate():
     assert not c.passed and c.value == pytest.approx(3) and "raise mempool.mbufs" in c.message
 
 
+def test_rx_nombuf_names_the_pool_size_to_set_when_the_pool_is_below_the_pipeline():
+    """The run passes pool_fix with the number when mempool.mbufs < what the rings, bursts and caches hold:
+    rx_nombuf is the same dry pool seen at the rx refill, so it names the same number."""
+    fix = "set mempool.mbufs >= 8768 (e.g. 16383), what the rings, bursts and caches hold"
+    c = _by_name(model.verdicts(_series(nombuf=lambda t: 3 * t), leak_noise=576, max_ctx_per_s=1000,
+                                pool_fix=fix))["soak_rx_nombuf_rate"]
+    assert not c.passed and c.message.endswith(f"expected 0/s; {fix}"), c.message
+
+
 def test_preemption_and_an_empty_pool_fail():
     checks = _by_name(model.verdicts(_series(ctx=lambda t: 2000 * t, free=lambda t: 0 if t == 40 else 10),
                                      leak_noise=576, max_ctx_per_s=1000))
