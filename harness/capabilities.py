@@ -5,6 +5,7 @@ import glob
 
 from harness import registry
 from harness.errors import UsageError
+from harness.system import inventory
 
 KNOWN = registry.CAPABILITIES  # harness/registry.py: the one list
 
@@ -44,6 +45,8 @@ def missing(topo, cap: str) -> str | None:
         return None if topo.kernel_fed else f"{dev}: not fed from the kernel side ({topo.kind})"
     if cap in ("imissed", "rx_nombuf"):
         table = registry.NO_IMISSED if cap == "imissed" else registry.NO_RX_NOMBUF  # DPDK offers no flag: by PMD
+        if cap == "imissed" and inventory.emulated_nic():
+            table = {**registry.EMULATED_NO_IMISSED, **table}
         lacking = {p.driver: table[p.driver] for p in topo.ports if p.driver in table}
         if lacking:
             return f"{dev}: " + "; ".join(f"{d} {why}" for d, why in lacking.items())
