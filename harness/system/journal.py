@@ -27,11 +27,10 @@ lives in :mod:`harness.system.hugepages`, ``pci_bind`` in :mod:`harness.system.p
 """
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import importlib
 import json
+import math
 import os
 import re
 import secrets
@@ -42,10 +41,11 @@ from pathlib import Path
 from typing import Callable
 
 from harness.errors import HostError
+from harness.system.ledger import LEDGER, ledger_runs
+from harness.system.ledger import locked as _ledger
 
 DEFAULT_STATE_DIR = "/run/dpdk-harness"
 FORMAT = "dpdk-harness journal 2"
-LEDGER = "runs.ledger"
 RUNTIME_BASES = ("/var/run/dpdk", "/run/dpdk")  # EAL's runtime dir (/var/run is /run)
 
 #: Report lines from :func:`restore` that mean "something could not be undone" start with this.
@@ -153,66 +153,6 @@ class JournalRejected(ValueError):
     """A journal file restore must leave alone; ``str()`` is one line saying why and what to do."""
 
 
-# -- the ledger: runs whose journals are still owed an undo ----------------------------------
-
-
-@contextlib.contextmanager
-def _ledger(state_dir):
-    """The ledger's run ids (a dict to edit in place), under an flock; written back on exit."""
-    state_dir = Path(state_dir)
-    path = state_dir / LEDGER
-    for attempt in range(100):
-        state_dir.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-        except FileNotFoundError:
-            if attempt == 99:
-                raise
-            continue  # another run removed the (then empty) state dir meanwhile
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        try:
-            same = os.fstat(fd).st_ino == os.stat(path).st_ino
-        except FileNotFoundError:
-            same = False
-        if same:
-            break
-        os.close(fd)  # removed by another run while we waited: take the new one
-    try:
-        raw = os.read(fd, 1 << 20).decode(errors="replace")
-        try:
-            runs = json.loads(raw) if raw.strip() else {}
-            if not isinstance(runs, dict):
-                runs = {}
-        except ValueError:
-            runs = {}
-        before = dict(runs)
-        yield runs
-        if runs == before and raw.strip():
-            return
-        if runs:
-            os.lseek(fd, 0, os.SEEK_SET)
-            os.ftruncate(fd, 0)
-            os.write(fd, (json.dumps(runs, indent=1, sort_keys=True) + "\n").encode())
-            os.fsync(fd)
-        else:
-            os.unlink(path)
-            try:  # the state dir is ours too: leave nothing behind once nothing is owed
-                state_dir.rmdir()
-            except OSError:
-                pass
-    finally:
-        os.close(fd)
-
-
-def ledger_runs(state_dir=DEFAULT_STATE_DIR) -> dict:
-    path = Path(state_dir) / LEDGER
-    try:
-        runs = json.loads(path.read_text())
-        return runs if isinstance(runs, dict) else {}
-    except (OSError, ValueError):
-        return {}
-
-
 class Journal:
     """The record of one run's host changes; see the module docstring."""
 
@@ -316,7 +256,7 @@ class Journal:
             try:
                 if not self._listed:
                     with _ledger(self.state_dir) as runs:
-                        runs[self.run_id] = {"pid": self.pid, "boot_id": self.boot_id}
+                        runs[self.run_id] = {"pid": self.pid, "boot_id": self.boot_id, "started": self.started}
                     self._listed = True
                 self._write()
             except OSError as err:
@@ -466,7 +406,7 @@ def restore(state_dir=DEFAULT_STATE_DIR, *, only_dead=True, sys_root="/sys",
         return [f"nothing to restore: {d} does not exist"]
     files = sorted(d.glob("*.json"))
     if not files:
-        return [f"nothing to restore in {d}"]
+        return _prune_ledger(d, only_dead) or [f"nothing to restore in {d}"]
     _load_undoers()
     scope = {"sys_root": str(sys_root), "runtime_bases": tuple(runtime_bases), "tmp_dirs": tuple(tmp_dirs)}
     lines: list[str] = []
@@ -494,4 +434,28 @@ def restore(state_dir=DEFAULT_STATE_DIR, *, only_dead=True, sys_root="/sys",
             lines.append(f"restored {j.run_id}: {n - left} of {n} changes; {left} left in {j.path}")
         else:
             lines.append(f"restored {j.run_id}: {n} change{'s' if n != 1 else ''}")
+    return lines + _prune_ledger(d, only_dead)
+
+
+def _prune_ledger(d: Path, only_dead: bool) -> list[str]:
+    """Take out of the ledger the runs that died before their journal file was written (killed between the two
+    writes of :meth:`Journal.record`): nothing of theirs is owed. The ledger, then the state directory, go when
+    empty. A run still alive, or of which only the pid is known and that pid runs, is left listed."""
+    if not (d / LEDGER).exists():
+        return []
+    lines: list[str] = []
+    this_boot = boot_id()
+    with _ledger(d) as runs:
+        for run_id, info in list(runs.items()):
+            if (d / f"{run_id}.json").exists():
+                continue
+            info = info if isinstance(info, dict) else {}
+            try:
+                pid, started = int(info.get("pid", 0)), float(info.get("started", math.inf))
+            except (TypeError, ValueError):
+                pid, started = 0, 0.0
+            if only_dead and info.get("boot_id") == this_boot and _alive(pid, started):
+                continue
+            del runs[run_id]
+            lines.append(f"forgot {run_id}: it ended before writing its journal, so nothing of it is owed")
     return lines

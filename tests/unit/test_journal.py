@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -333,3 +334,23 @@ def test_empty_dir_undo_leaves_a_dir_others_still_use(tmp_path):
     (shared / "other-run").rmdir()
     j.record("empty_dir", path=str(shared))
     assert j.undo_all() == [] and not shared.exists()
+
+
+def test_restore_forgets_a_run_killed_between_the_ledger_and_its_journal(tmp_path):
+    # a run SIGKILLed inside Journal.record after listing itself in the ledger, before its file was written
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    with jmod._ledger(tmp_path) as runs:
+        runs["run-gone"] = {"pid": int(dead.stdout), "boot_id": jmod.boot_id(), "started": time.time() - 5}
+    live = Journal(tmp_path, run_id="run-listing")  # alive, about to write its file: left listed
+    with jmod._ledger(tmp_path) as runs:
+        runs[live.run_id] = {"pid": os.getpid(), "boot_id": jmod.boot_id(), "started": live.started}
+
+    assert restore(tmp_path) == ["forgot run-gone: it ended before writing its journal, so nothing of it is owed"]
+    assert list(jmod.ledger_runs(tmp_path)) == ["run-listing"]
+
+    with jmod._ledger(tmp_path) as runs:
+        runs.pop("run-listing")
+        runs["run-old-format"] = {"pid": int(dead.stdout), "boot_id": "another-boot"}
+    assert restore(tmp_path) == ["forgot run-old-format: it ended before writing its journal, so nothing of it is "
+                                 "owed"]
+    assert not tmp_path.exists(), "the ledger and the state dir are the harness's: gone once nothing is owed"
