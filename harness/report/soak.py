@@ -75,6 +75,9 @@ def series_chart(title: str, points: list[tuple[float, float]], *, unit: str = "
                "(the verdict is on its slope)</text></svg>")
     return "".join(out)
 
+#: a chart's verdict; None: the ports keep no such counter, or an emulator never moves it (the check says which)
+VERDICT = {True: "PASS", False: "FAIL", None: "SKIP (not judgeable: the counter cannot move here)"}
+
 
 def section(soak: dict | None) -> str:
     """The "Soak" section's HTML, or '' when the run was not a soak."""
@@ -88,9 +91,8 @@ def section(soak: dict | None) -> str:
     charts = []
     for key, title, unit, check in CHARTS:
         c = checks.get(check, {})
-        verdict = {True: "PASS", False: "FAIL", None: "SKIP (not judgeable: the ports keep no such counter)"}
         sub = (f"{check}: {c['value']:.4g} {c.get('unit', '')} (target {c.get('op', '')} {c.get('target', 0):.4g}) "
-               f"{verdict[c.get('passed')]}") if c else ""
+               f"{VERDICT[c.get('passed')]}") if c else ""
         # free_min: samples of an older soak have only the free count after each window
         points = [(s["t"], float(s[key] if s.get(key) is not None else s["free"])) for s in samples]
         charts.append(series_chart(title, points, unit=unit, passed=c.get("passed"), subtitle=sub))
