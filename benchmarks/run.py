@@ -74,14 +74,16 @@ PREFIXES: list[str] = []  # testpmd's file prefixes: their runtime dirs must be 
 # ---------------------------------------------------------------- CPU time of a busy lcore
 
 def lcore_tid(pid, lcore: int) -> int:
-    """The thread of EAL worker ``lcore`` in process ``pid`` (DPDK 22.11 names it rte-worker-<lcore>)."""
+    """The thread of EAL worker ``lcore`` in process ``pid`` (procfs.LCORE_WORKER_NAMES: rte-worker-N on 22.11)."""
+    from harness.system.procfs import worker_lcore_of
+
     for tid in os.listdir(f"/proc/{pid}/task"):
         try:
-            if pathlib.Path(f"/proc/{pid}/task/{tid}/comm").read_text().strip() == f"rte-worker-{lcore}":
+            if worker_lcore_of(pathlib.Path(f"/proc/{pid}/task/{tid}/comm").read_text().strip()) == lcore:
                 return int(tid)
         except OSError:
             continue
-    raise RuntimeError(f"no thread rte-worker-{lcore} in process {pid}")
+    raise RuntimeError(f"no worker thread of lcore {lcore} in process {pid}")
 
 
 def _schedstat_s(pid, tid) -> float:

@@ -11,7 +11,6 @@ The spread statistics (chi-square p and max/min ratio, judged per flow) are the 
 """
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -19,9 +18,6 @@ from harness.mempool.model import CACHE_FLUSH_FACTOR, RTE_MEMPOOL_CACHE_MAX_SIZE
 from harness.rss.model import MIN_FLOWS_PER_QUEUE, Spread, spread
 from harness.system.procfs import cpus_text, format_cpus, option_value, parse_cpu_list
 
-#: names EAL gives worker lcore threads: "lcore-worker-N" (<= 21.11), "rte-worker-N" (22.11),
-#: "dpdk-worker<N>" (23.11+)
-_WORKER_NAME = re.compile(r"^(?:lcore|rte)-worker-(\d+)$|^dpdk-worker(\d+)$")
 #: rate counters of /ethdev/stats the audit judges, with the [audit] key holding each limit
 RATE_COUNTERS = {
     "rx_nombuf": "max_rx_nombuf_per_s",
@@ -110,14 +106,6 @@ class App:
 
 
 # ---------------------------------------------------------------- threads and CPUs
-
-
-def worker_lcore_of(thread_name: str) -> int | None:
-    """The lcore id EAL put in a worker thread's name, or None for any other thread."""
-    m = _WORKER_NAME.match(thread_name)
-    if not m:
-        return None
-    return int(m.group(1) or m.group(2))
 
 
 @dataclass(frozen=True)

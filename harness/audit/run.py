@@ -20,7 +20,7 @@ from harness.errors import HarnessError, UsageError
 from harness.profile import AuditConfig, Profile
 from harness.system import process, telemetry
 from harness.system.inventory import online_cpus
-from harness.system.procfs import CLK_TCK, parse_cpu_list, process_threads
+from harness.system.procfs import CLK_TCK, parse_cpu_list, process_threads, worker_lcore_of
 
 SAMPLE_S = 0.2            # how often every host thread's CPU time and last CPU are read in the window
 STATS_KEYS = ("ipackets", "opackets", "imissed", "ierrors", "oerrors", "rx_nombuf")
@@ -184,7 +184,7 @@ def _lcore_threads(app: model.App, a: Snapshot, b: Snapshot, seconds: float) -> 
         if tid == app.pid:
             lcore, role = (app.eal.main_lcore if app.eal.main_lcore is not None else 0), "main"
         else:
-            lcore, role = model.worker_lcore_of(t.name), "worker"
+            lcore, role = worker_lcore_of(t.name), "worker"
         if lcore is None:
             others.append(t)
             continue
@@ -240,7 +240,7 @@ def observe(app: model.App, cfg: AuditConfig, *, proc_root: str = "/proc", sys_r
             info = {p: tel.query("/ethdev/info", p) or {} for p in port_ids}
             pools, pool_errors = _pools(tel)
             a = _snapshot(tel, app.pid, port_ids, proc_root)
-            workers = [t for t in a.tasks.values() if model.worker_lcore_of(t.name) is not None]
+            workers = [t for t in a.tasks.values() if worker_lcore_of(t.name) is not None]
             dp = frozenset().union(*(t.cpus_allowed for t in workers)) if workers else frozenset()
             used: dict[int, int] = {}
             seen: dict[int, set[int]] = {}

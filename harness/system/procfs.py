@@ -4,6 +4,7 @@ format: a thread's allowed CPUs, context switches and last CPU; every process al
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -233,6 +234,13 @@ def threads_run_delay_s(pid: int | str = "self", *, name_prefix: str | tuple[str
 
 #: names EAL gives its worker lcore threads: lcore-worker-N (<= 21.11), rte-worker-N (22.11), dpdk-worker<N> (23.11+)
 LCORE_WORKER_NAMES = ("lcore-worker-", "rte-worker-", "dpdk-worker")
+_WORKER_NAME = re.compile("^(?:" + "|".join(re.escape(n) for n in LCORE_WORKER_NAMES) + r")(\d+)$")
+
+
+def worker_lcore_of(thread_name: str) -> int | None:
+    """The lcore id EAL put in a worker thread's name (:data:`LCORE_WORKER_NAMES`), or None for any other thread."""
+    m = _WORKER_NAME.match(thread_name)
+    return int(m.group(1)) if m else None
 
 
 def lcores_waited_s() -> float:

@@ -10,7 +10,7 @@ import pytest
 from harness.audit import model
 from harness.errors import ProfileError
 from harness.profile import parse_profile
-from harness.system import telemetry
+from harness.system import procfs, telemetry
 
 TESTPMD = ("dpdk-testpmd", "--lcores", "0@0,1@1", "--file-prefix", "p", "--in-memory", "-m", "64")
 
@@ -51,7 +51,7 @@ def test_eal_params_memory_options():
 @pytest.mark.parametrize("name, lcore", [("rte-worker-3", 3), ("lcore-worker-1", 1), ("dpdk-worker12", 12),
                                          ("eal-intr-thread", None), ("telemetry-v2", None), ("rte-worker-x", None)])
 def test_worker_thread_names(name, lcore):
-    assert model.worker_lcore_of(name) == lcore
+    assert procfs.worker_lcore_of(name) == lcore
 
 
 # ------------------------------------------------------------------ lcores
